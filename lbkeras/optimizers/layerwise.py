@@ -1,0 +1,150 @@
+"""What layer-wise adaptive optimizers share: variable exclusions and the trust ratio.
+
+LARS, LAMB and (later) the ``TrustRatio`` wrapper all scale each variable's step by
+a per-variable "trust ratio" and all let the user exempt some variables (biases,
+normalisation parameters) from weight decay and from that adaptation. Keras's own
+``exclude_from_weight_decay`` matches ``variable.name``, which in Keras 3 has no
+layer path ("kernel"), so here patterns are regular expressions searched in
+``variable.path`` ("block1/conv/kernel").
+
+The exclusions are resolved once, in ``build``, into one Python bool per variable
+index, so ``update_step`` branches statically: nothing string-based runs inside
+the compiled step, in graph mode, under XLA or under JAX.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import keras
+from keras import ops
+
+
+def compile_patterns(patterns: str | Sequence[str] | None, argument: str) -> tuple[str, ...]:
+    """Validates regex patterns given as one string, a sequence, or None."""
+    if patterns is None:
+        return ()
+    if isinstance(patterns, str):
+        patterns = (patterns,)
+    patterns = tuple(patterns)
+    for pattern in patterns:
+        if not isinstance(pattern, str):
+            raise TypeError(f"{argument} must hold regex strings, got {pattern!r}")
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ValueError(f"{argument}: invalid regex {pattern!r}: {error}") from None
+    return patterns
+
+
+def variable_path(variable) -> str:
+    """``variable.path`` for Keras variables, the name for anything else."""
+    return str(getattr(variable, "path", None) or getattr(variable, "name", ""))
+
+
+def is_excluded(variable, patterns: Sequence[str], exclude_1d: bool) -> bool:
+    """Whether a pattern is found in the variable's path, or it is 1-D and ``exclude_1d``."""
+    if exclude_1d and len(variable.shape) <= 1:
+        return True
+    path = variable_path(variable)
+    return any(re.search(pattern, path) for pattern in patterns)
+
+
+def l2_norm(x):
+    """The Euclidean norm of all entries of ``x`` (a scalar)."""
+    return ops.sqrt(ops.sum(ops.square(x)))
+
+
+def trust_ratio(weight_norm, update_norm, numerator, denominator):
+    """``numerator / denominator`` where both norms are positive, else 1.
+
+    The "else 1" rule keeps zero-initialised variables (biases, the zero-init
+    BatchNorm gammas of Goyal et al.) trainable: with ``||w|| = 0`` a ratio
+    proportional to ``||w||`` would freeze them forever.
+    """
+    positive = ops.logical_and(ops.greater(weight_norm, 0), ops.greater(update_norm, 0))
+    one = ops.ones_like(numerator)
+    safe_denominator = ops.where(positive, denominator, ops.ones_like(denominator))
+    return ops.where(positive, numerator / safe_denominator, one)
+
+
+class LayerwiseOptimizer(keras.optimizers.Optimizer):
+    """Base class for optimizers with coupled weight decay and per-variable trust ratios.
+
+    Subclasses read ``self._decays(variable)`` and ``self._adapts(variable)`` in
+    ``update_step``. ``weight_decay`` keeps Keras's argument name but is *coupled*:
+    the subclass adds it inside its update, so Keras's decoupled
+    ``_apply_weight_decay`` is switched off here.
+
+    Args:
+        weight_decay: coupled L2 coefficient (``beta`` in LARS, ``lambda`` in LAMB).
+        exclude_from_weight_decay: regexes searched in ``variable.path``.
+        exclude_from_layer_adaptation: regexes; matching variables get trust ratio 1.
+            Defaults to the same list as ``exclude_from_weight_decay`` when None,
+            as in the LAMB reference implementation.
+        exclude_1d_variables: exclude every variable of rank <= 1 (biases,
+            normalisation scales and offsets) from both decay and adaptation.
+    """
+
+    def __init__(
+        self,
+        learning_rate,
+        weight_decay: float = 0.0,
+        exclude_from_weight_decay: str | Sequence[str] | None = None,
+        exclude_from_layer_adaptation: str | Sequence[str] | None = None,
+        exclude_1d_variables: bool = False,
+        **kwargs,
+    ) -> None:
+        super().__init__(learning_rate=learning_rate, weight_decay=None, **kwargs)
+        if weight_decay is None:
+            weight_decay = 0.0
+        if not weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+        self.weight_decay = float(weight_decay)
+        self.exclude_from_weight_decay_patterns = compile_patterns(
+            exclude_from_weight_decay, "exclude_from_weight_decay"
+        )
+        if exclude_from_layer_adaptation is None:
+            exclude_from_layer_adaptation = self.exclude_from_weight_decay_patterns
+        self.exclude_from_layer_adaptation_patterns = compile_patterns(
+            exclude_from_layer_adaptation, "exclude_from_layer_adaptation"
+        )
+        self.exclude_1d_variables = bool(exclude_1d_variables)
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self._decay_flags = [
+            self.weight_decay > 0
+            and not is_excluded(v, self.exclude_from_weight_decay_patterns, self.exclude_1d_variables)
+            for v in var_list
+        ]
+        self._adapt_flags = [
+            not is_excluded(
+                v, self.exclude_from_layer_adaptation_patterns, self.exclude_1d_variables
+            )
+            for v in var_list
+        ]
+
+    def _decays(self, variable) -> bool:
+        return self._decay_flags[self._get_variable_index(variable)]
+
+    def _adapts(self, variable) -> bool:
+        return self._adapt_flags[self._get_variable_index(variable)]
+
+    def _apply_weight_decay(self, variables):
+        """Disabled: the decay is coupled, applied by the subclass's ``update_step``."""
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(
+            {
+                "weight_decay": self.weight_decay,
+                "exclude_from_weight_decay": list(self.exclude_from_weight_decay_patterns),
+                "exclude_from_layer_adaptation": list(self.exclude_from_layer_adaptation_patterns),
+                "exclude_1d_variables": self.exclude_1d_variables,
+            }
+        )
+        return config
