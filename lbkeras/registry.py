@@ -62,9 +62,7 @@ class Registry:
             return self._factories[name.lower()]
         except KeyError:
             choices = ", ".join(self.names())
-            raise ValueError(
-                f"unknown {self.kind} {name!r}; choose one of: {choices}"
-            ) from None
+            raise ValueError(f"unknown {self.kind} {name!r}; choose one of: {choices}") from None
 
     def get(self, name: str, **kwargs: Any) -> Any:
         """Builds the object registered under ``name`` with ``kwargs``."""

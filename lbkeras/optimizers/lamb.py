@@ -23,11 +23,11 @@ class LAMB(LayerwiseOptimizer):
         w <- w - lr * trust * r
 
     ``phi`` is the identity, or a clip of ``||w||`` to ``weight_norm_clip = (gamma_l,
-    gamma_u)`` as in the paper; ``max_trust_ratio`` additionally caps the ratio
-    itself, the zero-norm fallback of 1 included (as timm's implementation does). Weight decay ``lambda`` is
-    *coupled to the trust ratio*: it is part of ``r``, whose norm forms the ratio,
-    and it is not scaled by Adam's denominator (decoupled from the moments, as in
-    AdamW).
+    gamma_u)`` as in the paper; ``max_trust_ratio`` additionally caps the ratio itself,
+    the zero-norm fallback of 1 included (as timm's implementation does). Weight decay
+    ``lambda`` is *coupled to the trust ratio*: it is part of ``r``, whose norm forms
+    the ratio, and it is not scaled by Adam's denominator (decoupled from the moments,
+    as in AdamW).
 
     Unlike ``keras.optimizers.Lamb`` (no weight decay inside ``r``, no exclusions,
     bias correction always on), this one has the paper's decay, the exclusion

@@ -18,7 +18,8 @@ class LARS(LayerwiseOptimizer):
 
         local_lr = eta * ||w|| / (||g|| + beta * ||w|| + eps)     (1 if ||w|| or ||g|| is 0)
         v <- momentum * v + lr * local_lr * (g + beta * w)
-        w <- w - v                     (nesterov: w <- w - (momentum * v + lr * local_lr * (g + beta * w)))
+        w <- w - v
+        (nesterov: w <- w - (momentum * v + lr * local_lr * (g + beta * w)))
 
     This is the paper's "classic momentum" form: the learning rate sits inside the
     momentum buffer, so a change of ``lr`` acts on new gradients only (the momentum

@@ -118,7 +118,9 @@ class LayerwiseOptimizer(keras.optimizers.Optimizer):
         super().build(var_list)
         self._decay_flags = [
             self.weight_decay > 0
-            and not is_excluded(v, self.exclude_from_weight_decay_patterns, self.exclude_1d_variables)
+            and not is_excluded(
+                v, self.exclude_from_weight_decay_patterns, self.exclude_1d_variables
+            )
             for v in var_list
         ]
         self._adapt_flags = [

@@ -29,3 +29,31 @@ def random_gradients(shapes, steps: int, seed: int = 0, zero_steps=()):
             grads = [np.zeros_like(g) for g in grads]
         out.append(grads)
     return out
+
+
+def toy_classification(
+    num_examples: int = 512, features: int = 16, classes: int = 4, seed: int = 0
+):
+    """Inputs and labels from a fixed random linear teacher: learnable, tiny."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(num_examples, features)).astype(np.float32)
+    teacher = rng.normal(size=(features, classes))
+    y = np.argmax(x @ teacher, axis=1).astype(np.int32)
+    return x, y
+
+
+def tiny_classifier(
+    features: int = 16, classes: int = 4, seed: int = 0, synchronized: bool = False
+) -> keras.Model:
+    """A two-layer MLP with batch norm: kernels, biases and 1-D norm variables.
+
+    ``synchronized`` batch norm makes replicas of a strategy share statistics, so
+    a distributed step equals the single-device step on the same global batch.
+    """
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((features,))
+    h = keras.layers.Dense(32, use_bias=False, name="hidden")(inputs)  # BN follows
+    h = keras.layers.BatchNormalization(name="norm", synchronized=synchronized)(h)
+    h = keras.layers.Activation("relu")(h)
+    outputs = keras.layers.Dense(classes, name="logits")(h)
+    return keras.Model(inputs, outputs)

@@ -29,16 +29,29 @@ def _run(optimizer, init, grads, lr_at, decays, adapts, **hparams):
     ref_m = [np.zeros_like(w) for w in ref_w]
     ref_v = [np.zeros_like(w) for w in ref_w]
     for step, step_grads in enumerate(grads):
-        optimizer.apply_gradients(zip([keras.ops.convert_to_tensor(g) for g in step_grads],
-                                      variables))
+        optimizer.apply_gradients(
+            zip([keras.ops.convert_to_tensor(g) for g in step_grads], variables)
+        )
         for i, g in enumerate(step_grads):
             ref_w[i], ref_m[i], ref_v[i] = reference.lamb_step(
-                ref_w[i], g.astype(np.float64), ref_m[i], ref_v[i], step + 1, lr_at(step),
-                decay=decays[i], adapt=adapts[i], **hparams)
+                ref_w[i],
+                g.astype(np.float64),
+                ref_m[i],
+                ref_v[i],
+                step + 1,
+                lr_at(step),
+                decay=decays[i],
+                adapt=adapts[i],
+                **hparams,
+            )
         for variable, expected in zip(variables, ref_w):
             np.testing.assert_allclose(
-                keras.ops.convert_to_numpy(variable), expected, rtol=5e-5, atol=1e-6,
-                err_msg=f"{variable.path} at step {step}")
+                keras.ops.convert_to_numpy(variable),
+                expected,
+                rtol=5e-5,
+                atol=1e-6,
+                err_msg=f"{variable.path} at step {step}",
+            )
     return variables
 
 
@@ -49,33 +62,69 @@ HPARAMS = dict(beta_1=0.9, beta_2=0.99, eps=1e-6, lam=0.01)
 def test_matches_reference(bias_correction):
     init = _layer()
     grads = random_gradients([v.shape for v in init.values()], STEPS, zero_steps=(2,))
-    optimizer = LAMB(0.01, beta_1=0.9, beta_2=0.99, weight_decay=0.01,
-                     bias_correction=bias_correction)
-    _run(optimizer, init, grads, lambda t: 0.01, [True] * 3, [True] * 3,
-         bias_correction=bias_correction, **HPARAMS)
+    optimizer = LAMB(
+        0.01, beta_1=0.9, beta_2=0.99, weight_decay=0.01, bias_correction=bias_correction
+    )
+    _run(
+        optimizer,
+        init,
+        grads,
+        lambda t: 0.01,
+        [True] * 3,
+        [True] * 3,
+        bias_correction=bias_correction,
+        **HPARAMS,
+    )
 
 
 def test_trust_ratio_clamping():
     init = _layer()
     grads = random_gradients([v.shape for v in init.values()], STEPS)
-    optimizer = LAMB(0.01, beta_1=0.9, beta_2=0.99, weight_decay=0.01,
-                     weight_norm_clip=(0.5, 2.0), max_trust_ratio=0.8)
-    _run(optimizer, init, grads, lambda t: 0.01, [True] * 3, [True] * 3,
-         norm_clip=(0.5, 2.0), max_ratio=0.8, **HPARAMS)
+    optimizer = LAMB(
+        0.01,
+        beta_1=0.9,
+        beta_2=0.99,
+        weight_decay=0.01,
+        weight_norm_clip=(0.5, 2.0),
+        max_trust_ratio=0.8,
+    )
+    _run(
+        optimizer,
+        init,
+        grads,
+        lambda t: 0.01,
+        [True] * 3,
+        [True] * 3,
+        norm_clip=(0.5, 2.0),
+        max_ratio=0.8,
+        **HPARAMS,
+    )
 
 
 def test_exclusions_by_path_regex_and_1d():
     init = _layer()
     grads = random_gradients([v.shape for v in init.values()], STEPS)
-    optimizer = LAMB(0.01, beta_1=0.9, beta_2=0.99, weight_decay=0.01,
-                     exclude_from_weight_decay=["layer_norm", "bias"],
-                     exclude_from_layer_adaptation=[])
-    _run(optimizer, init, grads, lambda t: 0.01, [True, False, False], [True, True, True],
-         **HPARAMS)
-    optimizer = LAMB(0.01, beta_1=0.9, beta_2=0.99, weight_decay=0.01,
-                     exclude_1d_variables=True)
-    _run(optimizer, init, grads, lambda t: 0.01, [True, False, False], [True, False, False],
-         **HPARAMS)
+    optimizer = LAMB(
+        0.01,
+        beta_1=0.9,
+        beta_2=0.99,
+        weight_decay=0.01,
+        exclude_from_weight_decay=["layer_norm", "bias"],
+        exclude_from_layer_adaptation=[],
+    )
+    _run(
+        optimizer, init, grads, lambda t: 0.01, [True, False, False], [True, True, True], **HPARAMS
+    )
+    optimizer = LAMB(0.01, beta_1=0.9, beta_2=0.99, weight_decay=0.01, exclude_1d_variables=True)
+    _run(
+        optimizer,
+        init,
+        grads,
+        lambda t: 0.01,
+        [True, False, False],
+        [True, False, False],
+        **HPARAMS,
+    )
 
 
 def test_zero_weights_and_zero_gradients():
@@ -97,23 +146,36 @@ def test_matches_keras_lamb_without_decay():
         opt_ours.apply_gradients(zip(step_grads, ours))
         opt_theirs.apply_gradients(zip(step_grads, theirs))
     for a, b in zip(ours, theirs):
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b),
-                                   rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), rtol=1e-5, atol=1e-7
+        )
 
 
 def test_config_round_trip():
-    optimizer = LAMB(keras.optimizers.schedules.PolynomialDecay(1e-3, 10), weight_decay=0.01,
-                     bias_correction=False, weight_norm_clip=(0.0, 10.0), max_trust_ratio=5.0,
-                     exclude_from_weight_decay=["bias", "norm"])
-    restored = keras.saving.deserialize_keras_object(
-        keras.saving.serialize_keras_object(optimizer))
+    optimizer = LAMB(
+        keras.optimizers.schedules.PolynomialDecay(1e-3, 10),
+        weight_decay=0.01,
+        bias_correction=False,
+        weight_norm_clip=(0.0, 10.0),
+        max_trust_ratio=5.0,
+        exclude_from_weight_decay=["bias", "norm"],
+    )
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(optimizer))
     assert type(restored) is LAMB
     assert restored.get_config() == optimizer.get_config()
 
 
-@pytest.mark.parametrize("bad", [dict(beta_1=1.0), dict(beta_2=-0.1), dict(epsilon=-1.0),
-                                 dict(weight_norm_clip=(2.0, 1.0)), dict(max_trust_ratio=0.0),
-                                 dict(weight_decay=-0.1)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(beta_1=1.0),
+        dict(beta_2=-0.1),
+        dict(epsilon=-1.0),
+        dict(weight_norm_clip=(2.0, 1.0)),
+        dict(max_trust_ratio=0.0),
+        dict(weight_decay=-0.1),
+    ],
+)
 def test_bad_arguments(bad):
     with pytest.raises(ValueError):
         LAMB(1e-3, **bad)

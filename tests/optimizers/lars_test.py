@@ -28,16 +28,27 @@ def _run(optimizer, init, grads, lr_at, decays, adapts, **hparams):
     ref_w = [np.asarray(v, np.float64) for v in init.values()]
     ref_v = [np.zeros_like(w) for w in ref_w]
     for step, step_grads in enumerate(grads):
-        optimizer.apply_gradients(zip([keras.ops.convert_to_tensor(g) for g in step_grads],
-                                      variables))
+        optimizer.apply_gradients(
+            zip([keras.ops.convert_to_tensor(g) for g in step_grads], variables)
+        )
         for i, g in enumerate(step_grads):
             ref_w[i], ref_v[i] = reference.lars_step(
-                ref_w[i], g.astype(np.float64), ref_v[i], lr_at(step),
-                decay=decays[i], adapt=adapts[i], **hparams)
+                ref_w[i],
+                g.astype(np.float64),
+                ref_v[i],
+                lr_at(step),
+                decay=decays[i],
+                adapt=adapts[i],
+                **hparams,
+            )
         for variable, expected in zip(variables, ref_w):
             np.testing.assert_allclose(
-                keras.ops.convert_to_numpy(variable), expected, rtol=2e-5, atol=1e-6,
-                err_msg=f"{variable.path} at step {step}")
+                keras.ops.convert_to_numpy(variable),
+                expected,
+                rtol=2e-5,
+                atol=1e-6,
+                err_msg=f"{variable.path} at step {step}",
+            )
     return variables
 
 
@@ -49,10 +60,25 @@ HPARAMS = dict(momentum=0.9, eta=0.02, beta=1e-2, eps=1e-9)
 def test_matches_reference(nesterov, clip):
     init = _layer()
     grads = random_gradients([v.shape for v in init.values()], STEPS, zero_steps=(3,))
-    optimizer = LARS(0.5, momentum=0.9, trust_coefficient=0.02, weight_decay=1e-2,
-                     nesterov=nesterov, clip_trust_ratio=clip)
-    _run(optimizer, init, grads, lambda t: 0.5, [True] * 3, [True] * 3,
-         nesterov=nesterov, clip=clip, **HPARAMS)
+    optimizer = LARS(
+        0.5,
+        momentum=0.9,
+        trust_coefficient=0.02,
+        weight_decay=1e-2,
+        nesterov=nesterov,
+        clip_trust_ratio=clip,
+    )
+    _run(
+        optimizer,
+        init,
+        grads,
+        lambda t: 0.5,
+        [True] * 3,
+        [True] * 3,
+        nesterov=nesterov,
+        clip=clip,
+        **HPARAMS,
+    )
 
 
 def test_zero_initialised_bias_moves():
@@ -68,34 +94,47 @@ def test_zero_initialised_bias_moves():
 def test_exclusions_by_path_regex():
     init = _layer()
     grads = random_gradients([v.shape for v in init.values()], STEPS)
-    optimizer = LARS(0.5, momentum=0.9, trust_coefficient=0.02, weight_decay=1e-2,
-                     exclude_from_weight_decay=["norm/"],
-                     exclude_from_layer_adaptation=[r"dense/bias$", "gamma"])
-    _run(optimizer, init, grads, lambda t: 0.5, [True, True, False], [True, False, False],
-         **HPARAMS)
+    optimizer = LARS(
+        0.5,
+        momentum=0.9,
+        trust_coefficient=0.02,
+        weight_decay=1e-2,
+        exclude_from_weight_decay=["norm/"],
+        exclude_from_layer_adaptation=[r"dense/bias$", "gamma"],
+    )
+    _run(
+        optimizer, init, grads, lambda t: 0.5, [True, True, False], [True, False, False], **HPARAMS
+    )
 
 
 def test_adaptation_exclusions_default_to_decay_exclusions():
     init = _layer()
     grads = random_gradients([v.shape for v in init.values()], STEPS)
-    optimizer = LARS(0.5, momentum=0.9, trust_coefficient=0.02, weight_decay=1e-2,
-                     exclude_from_weight_decay="bias")
-    _run(optimizer, init, grads, lambda t: 0.5, [True, False, True], [True, False, True],
-         **HPARAMS)
+    optimizer = LARS(
+        0.5,
+        momentum=0.9,
+        trust_coefficient=0.02,
+        weight_decay=1e-2,
+        exclude_from_weight_decay="bias",
+    )
+    _run(optimizer, init, grads, lambda t: 0.5, [True, False, True], [True, False, True], **HPARAMS)
 
 
 def test_exclude_1d_variables():
     init = _layer()
     grads = random_gradients([v.shape for v in init.values()], STEPS)
-    optimizer = LARS(0.5, momentum=0.9, trust_coefficient=0.02, weight_decay=1e-2,
-                     exclude_1d_variables=True)
-    _run(optimizer, init, grads, lambda t: 0.5, [True, False, False], [True, False, False],
-         **HPARAMS)
+    optimizer = LARS(
+        0.5, momentum=0.9, trust_coefficient=0.02, weight_decay=1e-2, exclude_1d_variables=True
+    )
+    _run(
+        optimizer, init, grads, lambda t: 0.5, [True, False, False], [True, False, False], **HPARAMS
+    )
 
 
 def test_schedule_sets_the_rate_of_each_step():
-    schedule = keras.optimizers.schedules.PolynomialDecay(2.0, STEPS, end_learning_rate=0.1,
-                                                          power=2.0)
+    schedule = keras.optimizers.schedules.PolynomialDecay(
+        2.0, STEPS, end_learning_rate=0.1, power=2.0
+    )
     init = _layer()
     grads = random_gradients([v.shape for v in init.values()], STEPS)
     optimizer = LARS(schedule, momentum=0.9, trust_coefficient=0.02, weight_decay=1e-2)
@@ -107,24 +146,46 @@ def test_zero_weight_decay_and_zero_weights():
     init = {"a/kernel": np.zeros((3, 3)), "a/bias": np.zeros(3)}
     grads = random_gradients([(3, 3), (3,)], STEPS, zero_steps=(0,))
     optimizer = LARS(0.3, momentum=0.5, trust_coefficient=0.001)
-    _run(optimizer, init, grads, lambda t: 0.3, [True, True], [True, True],
-         momentum=0.5, eta=0.001, beta=0.0, eps=1e-9)
+    _run(
+        optimizer,
+        init,
+        grads,
+        lambda t: 0.3,
+        [True, True],
+        [True, True],
+        momentum=0.5,
+        eta=0.001,
+        beta=0.0,
+        eps=1e-9,
+    )
 
 
 def test_config_round_trip():
-    optimizer = LARS(keras.optimizers.schedules.PolynomialDecay(1.0, 10, power=2.0),
-                     momentum=0.8, trust_coefficient=0.01, weight_decay=1e-4, nesterov=True,
-                     clip_trust_ratio=True, exclude_from_weight_decay=["bias"],
-                     exclude_1d_variables=True)
-    restored = keras.saving.deserialize_keras_object(
-        keras.saving.serialize_keras_object(optimizer))
+    optimizer = LARS(
+        keras.optimizers.schedules.PolynomialDecay(1.0, 10, power=2.0),
+        momentum=0.8,
+        trust_coefficient=0.01,
+        weight_decay=1e-4,
+        nesterov=True,
+        clip_trust_ratio=True,
+        exclude_from_weight_decay=["bias"],
+        exclude_1d_variables=True,
+    )
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(optimizer))
     assert type(restored) is LARS
     assert restored.get_config() == optimizer.get_config()
 
 
-@pytest.mark.parametrize("bad", [dict(momentum=1.0), dict(trust_coefficient=0.0),
-                                 dict(weight_decay=-1.0), dict(epsilon=-1.0),
-                                 dict(exclude_from_weight_decay=["("])])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(momentum=1.0),
+        dict(trust_coefficient=0.0),
+        dict(weight_decay=-1.0),
+        dict(epsilon=-1.0),
+        dict(exclude_from_weight_decay=["("]),
+    ],
+)
 def test_bad_arguments(bad):
     with pytest.raises(ValueError):
         LARS(1.0, **bad)

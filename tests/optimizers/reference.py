@@ -9,14 +9,13 @@ from __future__ import annotations
 import numpy as np
 
 
-def lars_step(w, g, v, lr, *, momentum, eta, beta, eps, nesterov=False, clip=False,
-              decay=True, adapt=True):
+def lars_step(
+    w, g, v, lr, *, momentum, eta, beta, eps, nesterov=False, clip=False, decay=True, adapt=True
+):
     """You et al. 2017, Algorithm 1 with classic momentum; returns (w, v)."""
     beta = beta if decay else 0.0
     w_norm, g_norm = np.linalg.norm(w), np.linalg.norm(g)
-    if not adapt:
-        local_lr = 1.0
-    elif w_norm == 0 or g_norm == 0:
+    if not adapt or w_norm == 0 or g_norm == 0:
         local_lr = 1.0
     else:
         local_lr = eta * w_norm / (g_norm + beta * w_norm + eps)
@@ -28,8 +27,24 @@ def lars_step(w, g, v, lr, *, momentum, eta, beta, eps, nesterov=False, clip=Fal
     return w, v
 
 
-def lamb_step(w, g, m, v, t, lr, *, beta_1, beta_2, eps, lam, bias_correction=True,
-              norm_clip=None, max_ratio=None, decay=True, adapt=True):
+def lamb_step(
+    w,
+    g,
+    m,
+    v,
+    t,
+    lr,
+    *,
+    beta_1,
+    beta_2,
+    eps,
+    lam,
+    bias_correction=True,
+    norm_clip=None,
+    max_ratio=None,
+    decay=True,
+    adapt=True,
+):
     """You et al. 2020, Algorithm 2; ``t`` is 1-based; returns (w, m, v)."""
     m = beta_1 * m + (1 - beta_1) * g
     v = beta_2 * v + (1 - beta_2) * g * g
