@@ -11,12 +11,13 @@ Example:
     >>> optimizer = lbkeras.optimizers.LARS(schedule, momentum=0.9, weight_decay=5e-4)
 """
 
-from lbkeras import optimizers, scaling, schedules
+from lbkeras import data, optimizers, scaling, schedules
 from lbkeras.scaling import scale_adam_hyperparameters, scale_learning_rate
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "data",
     "optimizers",
     "scaling",
     "schedules",
