@@ -22,11 +22,13 @@ from absl import app, flags
 import lbkeras
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("global_batch_size", 2048, "Examples per optimizer step.")
-flags.DEFINE_integer("epochs", 25, "Passes over the 16,000 training examples.")
-flags.DEFINE_float("base_learning_rate", 1.0, "LARS learning rate per 256 examples.")
-flags.DEFINE_float("warmup_epochs", 5.0, "Epochs of linear warmup.")
-flags.DEFINE_float("weight_decay", 1e-3, "LARS coupled weight decay.")
+flags.DEFINE_integer("global_batch_size", 2048, "Examples per optimizer step.", lower_bound=1)
+flags.DEFINE_integer("epochs", 25, "Passes over the 16,000 training examples.", lower_bound=1)
+flags.DEFINE_float(
+    "base_learning_rate", 1.0, "LARS learning rate per 256 examples.", lower_bound=1e-12
+)
+flags.DEFINE_float("warmup_epochs", 5.0, "Epochs of linear warmup.", lower_bound=0.0)
+flags.DEFINE_float("weight_decay", 1e-3, "LARS coupled weight decay.", lower_bound=0.0)
 flags.DEFINE_string("data_dir", "~/.cache/lbkeras", "Where the generated MNIST-1D is cached.")
 flags.DEFINE_integer("seed", 0, "Seed for the model and the data order.")
 flags.DEFINE_integer(

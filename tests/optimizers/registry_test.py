@@ -1,0 +1,34 @@
+"""lbkeras.optimizers.get covers lbkeras's optimizers and Keras's own."""
+
+import keras
+import pytest
+
+import lbkeras
+from lbkeras import optimizers
+
+
+def test_lbkeras_optimizers_by_name():
+    lars = optimizers.get("lars", learning_rate=2.0, momentum=0.8, weight_decay=1e-4)
+    assert isinstance(lars, optimizers.LARS) and lars.momentum == 0.8
+    assert isinstance(optimizers.get("LAMB"), optimizers.LAMB)
+
+
+def test_keras_optimizers_by_name():
+    assert type(optimizers.get("adamw", learning_rate=1e-3)) is keras.optimizers.AdamW
+    assert type(optimizers.get("keras_lamb")) is keras.optimizers.Lamb
+    nesterov = optimizers.get("nesterov", learning_rate=0.1)
+    assert type(nesterov) is keras.optimizers.SGD
+    assert nesterov.nesterov and nesterov.momentum == 0.9
+    momentum = optimizers.get("momentum", learning_rate=0.1, momentum=0.8)
+    assert not momentum.nesterov and momentum.momentum == 0.8
+
+
+def test_every_name_builds_and_scaling_knows_it():
+    for name in optimizers.names():
+        assert isinstance(optimizers.get(name), keras.optimizers.Optimizer), name
+        assert lbkeras.scaling.resolve_rule("auto", name) in ("linear", "sqrt")
+
+
+def test_unknown_optimizer_lists_choices():
+    with pytest.raises(ValueError, match="choose one of: .*lars"):
+        optimizers.get("lars2")
