@@ -31,6 +31,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+from lbkeras.checks import check_float
+
 RULES = ("linear", "sqrt", "none", "auto")
 
 #: Optimizers whose step size is normalised per coordinate or per layer by the
@@ -56,18 +58,10 @@ ADAPTIVE_OPTIMIZERS = frozenset(
 )
 
 
-def _check_positive(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
-
-
 def batch_ratio(global_batch_size: int, base_batch_size: int = 256) -> float:
     """``global_batch_size / base_batch_size``, after checking both are positive."""
-    return _check_positive("global_batch_size", global_batch_size) / _check_positive(
-        "base_batch_size", base_batch_size
+    return check_float("global_batch_size", global_batch_size, positive=True) / check_float(
+        "base_batch_size", base_batch_size, positive=True
     )
 
 
@@ -99,7 +93,7 @@ def scale_by_batch(
 
     ``name`` is how error messages call ``value``.
     """
-    value = _check_positive(name, value)
+    value = check_float(name, value, positive=True)
     k = batch_ratio(global_batch_size, base_batch_size)
     rule = resolve_rule(rule, optimizer)
     if rule == "linear":
@@ -189,8 +183,8 @@ def scale_adam_hyperparameters(
         AdamHyperparameters(learning_rate=0.002, beta_1=0.6, beta_2=0.996, epsilon=5e-08)
     """
     k = batch_ratio(global_batch_size, base_batch_size)
-    learning_rate = _check_positive("learning_rate", learning_rate)
-    epsilon = _check_positive("epsilon", epsilon)
+    learning_rate = check_float("learning_rate", learning_rate, positive=True)
+    epsilon = check_float("epsilon", epsilon, positive=True)
     scaled_betas = []
     for name, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
         if isinstance(beta, bool) or not isinstance(beta, (int, float)):

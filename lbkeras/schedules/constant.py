@@ -14,7 +14,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from lbkeras.schedules._checks import check_float
+from lbkeras.checks import check_float
 
 
 @keras.saving.register_keras_serializable(package="lbkeras")

@@ -23,7 +23,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from lbkeras.schedules._checks import check_float, check_int, float_step
+from lbkeras.checks import check_float, check_int, float_step
 
 
 @keras.saving.register_keras_serializable(package="lbkeras")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from lbkeras.schedules._checks import check_float, check_int
+from lbkeras.checks import check_float, check_int
 
 
 def steps_per_epoch(num_examples: int, global_batch_size: int, drop_remainder: bool = True) -> int:

@@ -24,7 +24,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from lbkeras.schedules._checks import check_float, check_int
+from lbkeras.checks import check_float, check_int
 
 
 @keras.saving.register_keras_serializable(package="lbkeras")

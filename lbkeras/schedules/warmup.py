@@ -22,7 +22,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from lbkeras.schedules._checks import check_float, check_int, float_step
+from lbkeras.checks import check_float, check_int, float_step
 from lbkeras.schedules.constant import Constant
 
 KINDS = ("linear", "constant", "polynomial")

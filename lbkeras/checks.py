@@ -1,4 +1,4 @@
-"""Argument checks and step conversion shared by the schedules of this package."""
+"""Argument checks shared by lbkeras (one clear error naming the argument), and step conversion."""
 
 from __future__ import annotations
 
