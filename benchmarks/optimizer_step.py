@@ -15,23 +15,30 @@ each with four optimizers, the model rebuilt from the same seed for each:
 * ``keras_lamb``: ``keras.optimizers.Lamb(1e-3)``, the baseline for LAMB;
 * ``lamb``: ``lbkeras.optimizers.LAMB(1e-3, weight_decay=0.01)``.
 
-Each model first runs a short warm-up ``fit`` (tracing and compiling). Then, in each
-round, every optimizer runs one ``fit`` of ``--steps`` steps, the optimizers in a
-rotated order (round-robin) so that drifting load on the machine hits all of them
-alike. A round's time per step runs from the start of its third step to the return
-of ``fit`` (which waits for the last step's loss), so iterator start-up is excluded.
-The table gives the median over rounds and the ratios LARS / SGD-momentum (target
-<= 1.15) and LAMB / Keras Lamb (target <= 1.05), each computed from the medians.
-Compilation follows Keras's ``jit_compile="auto"`` (XLA on JAX and on TensorFlow
-with a GPU; plain graph mode on TensorFlow on CPU) unless ``--jit_compile`` says
-otherwise. The script uses Keras APIs only, never TensorFlow, so that it also runs
-with ``KERAS_BACKEND=jax`` on machines without TensorFlow.
+Each model is first compiled and warmed up by a short ``fit`` (tracing, compiling;
+its wall time is shown as "warm-up fit s"). Then come ``--rounds`` rounds; in each,
+every optimizer runs one ``fit`` of ``--steps`` steps (by default as many as take about
+``--round_seconds``, judged from a probe fit), each optimizer next to its baseline and
+the two taking turns to go first (ABBA), so that load drifting on a shared machine
+hits both alike. A fit's time per step runs from the end of its first step to the end
+of its last (when their losses can be read), so neither the data iterator's start-up
+nor ``fit``'s own set-up and wrap-up count, and asynchronous dispatch (JAX) cannot
+hide unfinished steps. The table
+gives each optimizer's median over rounds, the ratios of those medians against the
+targets (LARS <= 1.15x SGD-momentum, LAMB <= 1.05x Keras Lamb), and, as a check on
+noise, the median and range of the ratios within rounds; where these disagree the
+machine was too busy for the medians to mean much.
+
+Compilation follows Keras's ``jit_compile="auto"`` (XLA on JAX and on TensorFlow with a
+GPU; plain graph mode on TensorFlow on CPU) unless ``--jit_compile`` says otherwise.
+Only Keras APIs are used, never TensorFlow, so that the script also runs with
+``KERAS_BACKEND=jax`` (or ``--backend=jax``) on GPU machines without TensorFlow.
 
 Run from the repository root:
 
-    python benchmarks/optimizer_step.py                       # TensorFlow, about 5 min on 2 cores
-    KERAS_BACKEND=jax python benchmarks/optimizer_step.py --quick      # under a minute
-    python benchmarks/optimizer_step.py --backend=jax --models=mlp --rounds=7 --steps=50
+    python benchmarks/optimizer_step.py                   # TensorFlow; ~3-5 min on 2 CPU cores
+    KERAS_BACKEND=jax python benchmarks/optimizer_step.py --quick   # 3 short rounds
+    python benchmarks/optimizer_step.py --backend=jax --models=mlp --rounds=15 --steps=100
     python benchmarks/optimizer_step.py --json_out=/tmp/optimizer_step.json
 """
 
@@ -81,7 +88,6 @@ flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"], "model.compi
 flags.DEFINE_integer("seed", 0, "Seed for the weights and the batch.")
 flags.DEFINE_string("json_out", None, "Also write the results as JSON to this path.")
 
-SKIPPED_STEPS = 1  # per fit: the first step also starts the data iterator
 MAX_AUTO_STEPS = 250  # caps the tiled batch at about 200 MB
 TARGETS = {("lars", "sgd_momentum"): 1.15, ("lamb", "keras_lamb"): 1.05}
 
@@ -132,11 +138,21 @@ MODELS: dict[str, tuple[Callable[[], keras.Model], int]] = {
 
 
 class StepClock(keras.callbacks.Callback):
-    """Notes the time at which step ``SKIPPED_STEPS`` of a ``fit`` begins."""
+    """Notes when each step of a ``fit`` has finished, i.e. its loss could be read.
 
-    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-        if batch == SKIPPED_STEPS:
-            self.start = time.perf_counter()
+    Keras calls ``on_train_batch_end`` with the logs already converted to Python
+    numbers, so the step is complete; with JAX it does so in a worker thread
+    (``async_safe`` keeps that), so the training loop still dispatches ahead freely.
+    """
+
+    async_safe = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.finished: dict[int, float] = {}
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.finished[batch] = time.perf_counter()
 
 
 def repeated_batch(model: keras.Model, batch_size: int, steps: int) -> tuple[np.ndarray, ...]:
@@ -148,12 +164,12 @@ def repeated_batch(model: keras.Model, batch_size: int, steps: int) -> tuple[np.
 
 
 def timed_fit(model: keras.Model, data: tuple[np.ndarray, ...], batch_size: int) -> float:
-    """Milliseconds per step of one ``fit`` over ``data``, from step ``SKIPPED_STEPS`` on."""
+    """Milliseconds per step of one ``fit`` over ``data``, from the end of its first step
+    (which also starts the data iterator) to the end of its last."""
     clock = StepClock()
     model.fit(*data, batch_size=batch_size, shuffle=False, verbose=0, callbacks=[clock])
-    steps = len(data[1]) // batch_size
-    # fit returns the last step's loss as a Python float, so all steps have finished.
-    return 1e3 * (time.perf_counter() - clock.start) / (steps - SKIPPED_STEPS)
+    last = max(clock.finished)
+    return 1e3 * (clock.finished[last] - clock.finished[0]) / last
 
 
 def compiled_models(name: str, warmup_steps: int) -> tuple[dict[str, keras.Model], dict]:
@@ -178,8 +194,7 @@ def compiled_models(name: str, warmup_steps: int) -> tuple[dict[str, keras.Model
 
 
 def round_order(r: int) -> list[str]:
-    """Round ``r``'s order: each optimizer next to its baseline, who goes first alternating
-    (ABBA), so that load drifting on the machine hits both alike."""
+    """The optimizers' order in round ``r``: pairs adjacent, who goes first alternating."""
     pairs = list(TARGETS) if r % 2 == 0 else list(reversed(TARGETS))
     return [name for pair in pairs for name in (pair if r // 2 % 2 == 0 else pair[::-1])]
 
@@ -189,10 +204,8 @@ def benchmark_model(name: str, steps: int, rounds: int, round_seconds: float) ->
     models, warmup_s = compiled_models(name, FLAGS.warmup_steps)
     first = models["sgd_momentum"]
     if not steps:  # enough steps for about round_seconds, judged from a short fit
-        probe_ms = timed_fit(
-            first, repeated_batch(first, batch_size, SKIPPED_STEPS + 2), batch_size
-        )
-        steps = SKIPPED_STEPS + min(MAX_AUTO_STEPS, max(3, round(1e3 * round_seconds / probe_ms)))
+        probe_ms = timed_fit(first, repeated_batch(first, batch_size, 3), batch_size)
+        steps = 1 + min(MAX_AUTO_STEPS, max(3, round(1e3 * round_seconds / probe_ms)))
     data = repeated_batch(first, batch_size, steps)
 
     times: dict[str, list[float]] = {opt_name: [] for opt_name in models}
@@ -260,13 +273,14 @@ def main(argv: list[str]) -> None:
     del argv
     if FLAGS.backend != keras.backend.backend():
         raise app.UsageError(
-            f"--backend={FLAGS.backend} but Keras loaded {keras.backend.backend()}"
+            f"Keras loaded backend {keras.backend.backend()!r}, not {FLAGS.backend!r}: "
+            "write --backend=NAME (with '=') or set KERAS_BACKEND"
         )
     unknown = set(FLAGS.models) - set(MODELS)
     if unknown:
         raise app.UsageError(f"unknown --models {sorted(unknown)}; choose from {list(MODELS)}")
-    if FLAGS.steps and FLAGS.steps <= SKIPPED_STEPS:
-        raise app.UsageError(f"--steps must be 0 (auto) or > {SKIPPED_STEPS}, got {FLAGS.steps}")
+    if FLAGS.steps == 1 or FLAGS.steps < 0:
+        raise app.UsageError(f"--steps must be 0 (auto) or at least 2, got {FLAGS.steps}")
     if FLAGS.quick:  # quick defaults, where not given explicitly
         for flag, value in (("rounds", 3), ("round_seconds", 0.2), ("warmup_steps", 1)):
             if not FLAGS[flag].present:

@@ -5,7 +5,8 @@ from a base rate tuned per 256 examples, gradual warmup, polynomial (power 2)
 decay, LARS with coupled weight decay, biases and batch-norm parameters excluded
 from decay and adaptation. Prints the test accuracy.
 
-This is the interim main job; the ``lbkeras-train`` command line replaces it.
+It shows the library used from your own code; ``lbkeras-train`` runs the same recipe
+(``configs/mnist1d_lars_2k.cfg``) from the command line with logging and checkpoints.
 
 Run from the repository root::
 
@@ -36,23 +37,10 @@ flags.DEFINE_integer(
 )
 
 
-def mnist1d_cnn(num_classes: int = 10) -> keras.Model:
-    """A small 1-D CNN for MNIST-1D (40 samples per signal)."""
-    inputs = keras.Input((40,))
-    h = keras.layers.Reshape((40, 1))(inputs)
-    for filters, stride in ((32, 1), (32, 2), (64, 1), (64, 2)):
-        h = keras.layers.Conv1D(filters, 5, strides=stride, padding="same", use_bias=False)(h)
-        # Few, large steps: moving statistics must follow the weights quickly.
-        h = keras.layers.BatchNormalization(momentum=0.9)(h)
-        h = keras.layers.Activation("relu")(h)
-    h = keras.layers.GlobalAveragePooling1D()(h)
-    return keras.Model(inputs, keras.layers.Dense(num_classes)(h), name="mnist1d_cnn")
-
-
 def main(argv: list[str]) -> None:
     del argv
-    keras.utils.set_random_seed(FLAGS.seed)
     (x, y), (x_test, y_test) = lbkeras.data.load_mnist1d(FLAGS.data_dir)
+    keras.utils.set_random_seed(FLAGS.seed)
 
     steps_per_epoch = lbkeras.schedules.steps_per_epoch(len(x), FLAGS.global_batch_size)
     total_steps = steps_per_epoch * FLAGS.epochs
@@ -75,7 +63,7 @@ def main(argv: list[str]) -> None:
         f"{warmup_steps} warmup steps of {total_steps}"
     )
 
-    model = mnist1d_cnn()
+    model = lbkeras.models.get("mnist1d_cnn", input_shape=(40,), num_classes=10)
     model.compile(
         optimizer=optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

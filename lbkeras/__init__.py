@@ -1,6 +1,8 @@
 """lbkeras: large-batch training for Keras 3 on TensorFlow.
 
-The public API, re-exported; nothing else lives here.
+The public API, re-exported; nothing else lives here. ``lbkeras.training``,
+``lbkeras.distribute`` and ``lbkeras.callbacks`` need TensorFlow and are imported
+explicitly; what is imported here also runs with ``KERAS_BACKEND=jax``.
 
 Example:
     >>> import keras, lbkeras
@@ -11,13 +13,15 @@ Example:
     >>> optimizer = lbkeras.optimizers.LARS(schedule, momentum=0.9, weight_decay=5e-4)
 """
 
-from lbkeras import data, optimizers, scaling, schedules
+from lbkeras import data, layers, models, optimizers, scaling, schedules
 from lbkeras.scaling import scale_adam_hyperparameters, scale_learning_rate
 
 __version__ = "0.1.0"
 
 __all__ = [
     "data",
+    "layers",
+    "models",
     "optimizers",
     "scaling",
     "schedules",

@@ -21,6 +21,7 @@ BACKEND_INDEPENDENT = [
     "tests/optimizers/lars_test.py",
     "tests/optimizers/lamb_test.py",
     "tests/optimizers/save_load_test.py",
+    "tests/layers/ghost_batch_norm_test.py",
     *sorted(
         os.path.relpath(path, ROOT)
         for path in glob.glob(os.path.join(ROOT, "tests", "schedules", "*_test.py"))

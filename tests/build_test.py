@@ -56,3 +56,15 @@ def test_build_files_are_tracked_by_git():
         check=True,
     ).stdout.split()
     assert sorted(tracked) == ["BUILD", "MODULE.bazel", "build_defs.bzl"]
+
+
+def test_every_package_is_installed_by_pyproject():
+    with open(os.path.join(ROOT, "pyproject.toml")) as f:
+        block = re.search(r"^packages = \[(.*?)\]", f.read(), re.S | re.M).group(1)
+    listed = set(re.findall(r'"([\w.]+)"', block))
+    packages = {
+        os.path.relpath(dirpath, ROOT).replace(os.sep, ".")
+        for dirpath, _, filenames in os.walk(os.path.join(ROOT, "lbkeras"))
+        if "__init__.py" in filenames
+    }
+    assert packages | {"lbkeras_tools"} == listed, sorted(packages ^ (listed - {"lbkeras_tools"}))

@@ -20,3 +20,17 @@ if keras.backend.backend() == "tensorflow":
     tf.config.set_logical_device_configuration(
         _cpus[0], [tf.config.LogicalDeviceConfiguration()] * NUM_LOGICAL_CPUS
     )
+
+    import pytest
+
+    @pytest.fixture(scope="session")
+    def mirrored_strategy():
+        """One MirroredStrategy over the two logical CPUs, shared by the whole session.
+
+        Several MirroredStrategy objects in one process hand out clashing collective
+        instance keys to synchronised batch norm ("Shape mismatch in the collective
+        instance"), so tests share this one.
+        """
+        devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+        assert len(devices) == NUM_LOGICAL_CPUS, devices
+        return tf.distribute.MirroredStrategy(devices)

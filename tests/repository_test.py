@@ -39,7 +39,7 @@ def _quick_start_commands() -> list[str]:
 def test_readme_quick_start_is_exactly_two_commands():
     commands = _quick_start_commands()
     assert len(commands) == 2, commands
-    assert "examples/mnist1d_lars.py" in commands[0]
+    assert commands[0].endswith("lbkeras-train")
     assert "pytest" in commands[1]
 
 

@@ -6,6 +6,9 @@ laptop scale. The ``mnist1d`` package generates it procedurally; generation of
 20,000 examples takes ~15 s, so the arrays are cached as one ``.npz`` per set of
 arguments, written atomically (a killed run never leaves a half-written cache).
 ``mnist1d.data.get_dataset`` would download a pickle instead; nothing here does.
+:class:`MNIST1DDataset` is the ``mnist1d`` source of the dataset registry.
+
+Sharding: in-memory; each input pipeline keeps every n-th example (``ds.shard``).
 
 References:
     Greydanus, "Scaling down Deep Learning", arXiv:2011.14439, 2020.
@@ -14,6 +17,7 @@ Example:
     >>> (x, y), (x_test, y_test) = load_mnist1d("~/.cache/lbkeras")
     >>> x.shape, x_test.shape
     ((16000, 40), (4000, 40))
+    >>> ds = MNIST1DDataset().make("train", 512, training=True, seed=0)
 """
 
 from __future__ import annotations
@@ -22,6 +26,13 @@ import os
 import tempfile
 
 import numpy as np
+import tensorflow as tf
+
+from lbkeras.checks import check_int
+from lbkeras.data import pipeline
+from lbkeras.data.base import Dataset, DatasetInfo
+
+DEFAULT_DATA_DIR = "~/.cache/lbkeras"
 
 
 def load_mnist1d(
@@ -62,16 +73,85 @@ def load_mnist1d(
 
 
 def _generate(num_train: int, num_test: int, seed: int) -> dict[str, np.ndarray]:
+    import random
+
     from mnist1d.data import get_dataset_args, make_dataset
+
+    # mnist1d reseeds Python's and NumPy's global generators; leave the caller's alone.
+    python_state, numpy_state = random.getstate(), np.random.get_state()
 
     args = get_dataset_args()
     args.num_samples = num_train + num_test
     args.train_split = num_train / (num_train + num_test)
     args.seed = seed
-    data = make_dataset(args)
+    try:
+        data = make_dataset(args)
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
     return {
         "x": data["x"].astype(np.float32),
         "y": data["y"].astype(np.int32),
         "x_test": data["x_test"].astype(np.float32),
         "y_test": data["y_test"].astype(np.int32),
     }
+
+
+class MNIST1DDataset(Dataset):
+    """MNIST-1D as a dataset source: features float32 ``(40,)``, 10 classes.
+
+    The arrays are generated (or read from the cache) on the first ``make``. Sharding: by
+    example, after a shuffle that every worker does alike, so the examples of each global
+    batch do not depend on how many workers and replicas share it.
+
+    Args:
+        data_dir: the cache folder of :func:`load_mnist1d` (default ``~/.cache/lbkeras``).
+        num_train: training examples.
+        num_eval: evaluation (test) examples; ``num_train + num_eval`` a multiple of 10.
+        data_seed: the generator's seed.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | None = None,
+        num_train: int = 16_000,
+        num_eval: int = 4_000,
+        data_seed: int = 42,
+    ) -> None:
+        self.data_dir = data_dir or DEFAULT_DATA_DIR
+        self.data_seed = data_seed
+        self.info = DatasetInfo(
+            name="mnist1d",
+            num_classes=10,
+            input_shape=(40,),
+            num_train=check_int("num_train", num_train, positive=True),
+            num_eval=check_int("num_eval", num_eval, positive=True),
+        )
+
+    def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """The ``(x, y)`` arrays of ``split`` ("train" or "eval")."""
+        train, test = load_mnist1d(
+            self.data_dir, self.info.num_train, self.info.num_eval, self.data_seed
+        )
+        return train if pipeline.check_split(split) == "train" else test
+
+    def make(
+        self,
+        split: str,
+        batch_size: int,
+        *,
+        training: bool,
+        input_context: tf.distribute.InputContext | None = None,
+        seed: int | None = None,
+    ) -> tf.data.Dataset:
+        """Batches of ``split``; see :meth:`lbkeras.data.Dataset.make`."""
+        x, y = self.arrays(split)
+        size = pipeline.shard_size(len(x), input_context)
+        pipeline.check_batch_size(batch_size, size, training, "examples")
+        ds = tf.data.Dataset.from_tensor_slices((x, y))
+        if training:
+            # Shuffle the whole set with the same seed on every worker, then shard: global
+            # batch k holds the same examples whatever the number of workers and replicas.
+            ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        ds = pipeline.shard(ds, input_context)
+        return pipeline.finish(ds, self, batch_size, training=training, seed=seed)

@@ -5,7 +5,9 @@ import os
 import numpy as np
 import pytest
 
-from lbkeras.data import load_mnist1d
+from lbkeras.data import DatasetInfo, load_mnist1d
+from lbkeras.data.mnist1d import MNIST1DDataset
+from tests.data.common import batches, concat, context
 
 
 def test_generates_caches_and_reloads(tmp_path):
@@ -31,3 +33,40 @@ def test_bad_sizes(tmp_path, num_train, num_test):
     with pytest.raises(ValueError, match="multiple of 10"):
         load_mnist1d(str(tmp_path), num_train=num_train, num_test=num_test)
     assert os.listdir(tmp_path) == []
+
+
+def test_dataset_source_batches_shards_and_keeps_eval_order(tmp_path):
+    source = MNIST1DDataset(str(tmp_path), num_train=400, num_eval=100)
+    assert source.info == DatasetInfo("mnist1d", 10, (40,), 400, 100)
+    assert os.listdir(tmp_path) == []  # nothing generated before the first make
+    train = batches(source.make("train", 128, training=True, seed=0))
+    assert [x.shape for x, _ in train] == [(128, 40)] * 3
+    assert train[0][0].dtype == np.float32 and train[0][1].dtype == np.int32
+    (x, y), (x_test, y_test) = load_mnist1d(str(tmp_path), num_train=400, num_test=100)
+    x_eval, y_eval = concat(source.make("eval", 64, training=False, seed=0))
+    np.testing.assert_array_equal(x_eval, x_test)
+    np.testing.assert_array_equal(y_eval, y_test)
+    shards = [
+        concat(source.make("train", 1, training=True, input_context=context(i), seed=0))
+        for i in range(2)
+    ]
+    rows = [{row.tobytes() for row in shard_x} for shard_x, _ in shards]
+    assert len(rows[0]) == len(rows[1]) == 200 and not rows[0] & rows[1]
+    assert rows[0] | rows[1] == {row.tobytes() for row in x}
+    first = concat(source.make("train", 100, training=True, seed=1))[0]
+    np.testing.assert_array_equal(
+        first, concat(source.make("train", 100, training=True, seed=1))[0]
+    )
+    assert not np.array_equal(first, x)  # shuffled
+
+
+def test_generation_leaves_the_global_generators_alone(tmp_path):
+    import random
+
+    random.seed(7)
+    np.random.seed(7)
+    expected = (random.random(), np.random.random())
+    random.seed(7)
+    np.random.seed(7)
+    load_mnist1d(str(tmp_path), num_train=90, num_test=10)
+    assert (random.random(), np.random.random()) == expected

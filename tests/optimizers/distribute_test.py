@@ -40,21 +40,15 @@ def _train(
     return trained if trainable_only else [w.numpy() for w in model.weights]
 
 
-def _mirrored():
-    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
-    assert len(devices) == 2, devices
-    return tf.distribute.MirroredStrategy(devices)
-
-
 def _assert_same(a, b, rtol, atol):
     for x, y in zip(a, b):
         np.testing.assert_allclose(x, y, rtol=rtol, atol=atol)
 
 
 @pytest.mark.parametrize("name", OPTIMIZER_NAMES)
-def test_mirrored_matches_one_device(name):
+def test_mirrored_matches_one_device(name, mirrored_strategy):
     single = _train(name, tf.distribute.get_strategy())
-    mirrored = _train(name, _mirrored())
+    mirrored = _train(name, mirrored_strategy)
     _assert_same(single, mirrored, rtol=1e-4, atol=1e-5)
 
 
@@ -65,19 +59,19 @@ def test_jit_compile_matches_graph(name):
     _assert_same(graph, xla, rtol=1e-4, atol=1e-5)
 
 
-def test_upstream_mirrored_jit_compile_still_broken():
+def test_upstream_mirrored_jit_compile_still_broken(mirrored_strategy):
     with pytest.raises(tf.errors.InvalidArgumentError, match="different_device|located in device"):
-        _train("lars", _mirrored(), jit_compile=True)
+        _train("lars", mirrored_strategy, jit_compile=True)
 
 
 @pytest.mark.parametrize("name", OPTIMIZER_NAMES)
-def test_mirrored_matches_one_device_mixed_float16(name):
+def test_mirrored_matches_one_device_mixed_float16(name, mirrored_strategy):
     # float16 rounding differs with the per-replica split and large-batch rates
     # amplify it, so compare after 2 epochs of 4 steps, not 16 steps. The batch
     # norm moving statistics (reduced in float16 by Keras) are left out.
     kwargs = dict(policy="mixed_float16", num_examples=256, trainable_only=True)
     single = _train(name, tf.distribute.get_strategy(), **kwargs)
-    mirrored = _train(name, _mirrored(), **kwargs)
+    mirrored = _train(name, mirrored_strategy, **kwargs)
     _assert_same(single, mirrored, rtol=5e-2, atol=5e-3)
     reference = _train(name, tf.distribute.get_strategy(), num_examples=256, trainable_only=True)
     _assert_same(single, reference, rtol=5e-2, atol=1e-2)  # float16 follows float32

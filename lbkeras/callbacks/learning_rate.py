@@ -1,0 +1,59 @@
+"""TensorBoard scalars per step: the learning rate the optimizer actually used."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+class LearningRateLogger(keras.callbacks.Callback):
+    """Writes ``learning_rate`` every ``every_steps`` optimizer steps to TensorBoard.
+
+    The value is the optimizer's schedule evaluated at the step that was just taken
+    (``iterations - 1`` after the update), i.e. the rate applied to that step's
+    gradients, at the x-coordinate of that step. Keras's ``TensorBoard`` callback logs
+    the rate only per epoch, and after the epoch's last step.
+
+    Args:
+        log_dir: folder of the event files (``model_dir/logs/train`` in the trainer).
+        every_steps: logging period in optimizer steps.
+
+    Example:
+        >>> model.fit(..., callbacks=[LearningRateLogger("/tmp/logs/train")])
+    """
+
+    def __init__(self, log_dir: str, every_steps: int = 1) -> None:
+        super().__init__()
+        if every_steps < 1:
+            raise ValueError(f"every_steps must be >= 1, got {every_steps}")
+        self.log_dir = log_dir
+        self.every_steps = every_steps
+        self._writer = None
+
+    def on_train_begin(self, logs=None):
+        self._writer = tf.summary.create_file_writer(self.log_dir)
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.model.optimizer.iterations.numpy()) - 1
+        if step % self.every_steps:
+            return
+        with self._writer.as_default(step=step):
+            tf.summary.scalar("learning_rate", learning_rate_at(self.model.optimizer, step))
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+
+
+def learning_rate_at(optimizer: keras.optimizers.Optimizer, step: int) -> float:
+    """The learning rate ``optimizer`` applies at ``step`` (0-based), as a float.
+
+    Looks through wrappers (``LossScaleOptimizer``) to the optimizer with the rate.
+    """
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    rate = inner._learning_rate
+    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+        return float(rate(step))
+    if callable(rate):
+        return float(rate())
+    return float(keras.ops.convert_to_numpy(rate))

@@ -1,0 +1,19 @@
+"""Strategies by name, worker roles, and the upstream-compatibility shim (only here)."""
+
+from lbkeras.distribute import keras_compat
+from lbkeras.distribute.strategy import (
+    STRATEGIES,
+    WorkerRole,
+    check_global_batch,
+    make_strategy,
+    worker_role,
+)
+
+__all__ = [
+    "STRATEGIES",
+    "WorkerRole",
+    "check_global_batch",
+    "keras_compat",
+    "make_strategy",
+    "worker_role",
+]

@@ -1,0 +1,5 @@
+"""Layers for large-batch training."""
+
+from lbkeras.layers.ghost_batch_norm import GhostBatchNormalization
+
+__all__ = ["GhostBatchNormalization"]

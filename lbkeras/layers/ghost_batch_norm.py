@@ -1,0 +1,92 @@
+"""Ghost batch normalisation (Hoffer, Hubara, Soudry 2017)."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="lbkeras")
+class GhostBatchNormalization(keras.layers.BatchNormalization):
+    """Batch normalisation with statistics over virtual batches inside a large batch.
+
+    In training, a batch of ``B`` examples is split into ``B / virtual_batch_size``
+    consecutive "ghost" batches; each is normalised with its own mean and variance.
+    The moving statistics move towards the mean of the ghost means and variances.
+    At inference the moving statistics are used, exactly as in ``BatchNormalization``.
+    With ``virtual_batch_size`` equal to the batch (or None) the layer *is*
+    ``BatchNormalization``. Large batches make batch statistics nearly noise-free;
+    ghost batches of ~128 restore the regularising noise of small-batch training.
+
+    Keras has no ghost batch norm (``virtual_batch_size`` existed only in tf.keras 2).
+    Channels-last only (``axis=-1``); ``synchronized`` and ``renorm`` are not supported,
+    and the per-replica batch must be a multiple of ``virtual_batch_size``.
+
+    Args:
+        virtual_batch_size: examples per ghost batch, or None for plain batch norm.
+        **kwargs: ``keras.layers.BatchNormalization`` arguments.
+
+    References:
+        Hoffer, Hubara, Soudry, "Train longer, generalize better: closing the
+        generalization gap in large batch training of neural networks", NeurIPS 2017.
+
+    Example:
+        >>> x = keras.layers.Conv2D(64, 3)(x)
+        >>> x = lbkeras.layers.GhostBatchNormalization(virtual_batch_size=128)(x)
+    """
+
+    def __init__(self, virtual_batch_size: int | None = 128, **kwargs) -> None:
+        if kwargs.get("axis", -1) not in (-1,):
+            raise ValueError("GhostBatchNormalization supports axis=-1 (channels last) only")
+        if kwargs.get("synchronized") or kwargs.get("renorm"):
+            raise ValueError("GhostBatchNormalization supports neither synchronized nor renorm")
+        if virtual_batch_size is not None and (
+            isinstance(virtual_batch_size, bool)
+            or not isinstance(virtual_batch_size, int)
+            or virtual_batch_size < 1
+        ):
+            raise ValueError(
+                f"virtual_batch_size must be a positive int, got {virtual_batch_size!r}"
+            )
+        super().__init__(**kwargs)
+        self.virtual_batch_size = virtual_batch_size
+
+    def call(self, inputs, training=None, mask=None):
+        batch = inputs.shape[0]
+        if (
+            not (training and self.trainable)
+            or self.virtual_batch_size is None
+            or mask is not None
+            or batch == self.virtual_batch_size
+        ):
+            return super().call(inputs, training=training, mask=mask)
+        if batch is not None and batch % self.virtual_batch_size:
+            raise ValueError(
+                f"batch of {batch} is not a multiple of virtual_batch_size "
+                f"{self.virtual_batch_size}"
+            )
+        x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
+        ghosts = ops.reshape(x, (-1, self.virtual_batch_size, *x.shape[1:]))
+        axes = tuple(range(1, len(ghosts.shape) - 1))  # all but ghost index and channels
+        mean = ops.mean(ghosts, axis=axes, keepdims=True)
+        variance = ops.var(ghosts, axis=axes, keepdims=True)
+        y = (ghosts - mean) * ops.rsqrt(variance + self.epsilon)
+        if self.scale:
+            y = y * ops.cast(self.gamma, y.dtype)
+        if self.center:
+            y = y + ops.cast(self.beta, y.dtype)
+        channels = x.shape[-1]
+        batch_mean = ops.mean(ops.reshape(mean, (-1, channels)), axis=0)
+        batch_variance = ops.mean(ops.reshape(variance, (-1, channels)), axis=0)
+        self.moving_mean.assign(
+            self.moving_mean * self.momentum + batch_mean * (1.0 - self.momentum)
+        )
+        self.moving_variance.assign(
+            self.moving_variance * self.momentum + batch_variance * (1.0 - self.momentum)
+        )
+        return ops.cast(ops.reshape(y, ops.shape(x)), self.compute_dtype)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config["virtual_batch_size"] = self.virtual_batch_size
+        return config

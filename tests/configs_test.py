@@ -1,0 +1,67 @@
+"""Every recipe in configs/ parses through the trainer's flags into a valid, cited config."""
+
+import glob
+import os
+
+import pytest
+from absl import flags
+
+from lbkeras.training import build_schedule, peak_learning_rate, plan
+from tools import train as train_tool
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "*.cfg")))
+NUM_TRAIN = {"mnist1d": 16_000, "imagenet": 1_281_167}
+
+
+def _parse(path):
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["train", f"--flagfile={path}", "--model_dir=/unused"])
+    try:
+        return train_tool.config_from_flags()
+    finally:
+        flags.FLAGS.unparse_flags()
+
+
+def test_there_are_recipes():
+    names = {os.path.basename(path) for path in CONFIGS}
+    assert {
+        "goyal_resnet50_imagenet_8k.cfg",
+        "lars_resnet50_imagenet_32k.cfg",
+        "mlperf_resnet50_lars.cfg",
+        "nado_nesterov_resnet50_32k.cfg",
+        "mnist1d_lars_2k.cfg",
+    } <= names
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
+def test_recipe_is_valid_and_cites_its_source(path):
+    with open(path) as f:
+        comments = " ".join(line for line in f if line.startswith("#"))
+    assert any(year in comments for year in ("2017", "2018", "2020", "2021")), path
+    config = _parse(path)
+    steps = plan(config, NUM_TRAIN[config.dataset], num_replicas=1)
+    schedule = build_schedule(config, steps.total_steps, steps.steps_per_epoch)
+    assert float(schedule(steps.total_steps - 1)) >= 0
+
+
+def test_published_numbers_reach_the_config():
+    goyal = _parse(os.path.join(ROOT, "configs", "goyal_resnet50_imagenet_8k.cfg"))
+    assert peak_learning_rate(goyal) == pytest.approx(3.2)
+    assert goyal.decay_epochs == (30.0, 60.0, 80.0) and goyal.model_options == {
+        "zero_init_residual_gamma": True
+    }
+    lars = _parse(os.path.join(ROOT, "configs", "lars_resnet50_imagenet_32k.cfg"))
+    assert peak_learning_rate(lars) == 32.0 and lars.global_batch_size == 32768
+    nado = _parse(os.path.join(ROOT, "configs", "nado_nesterov_resnet50_32k.cfg"))
+    assert plan(nado, NUM_TRAIN["imagenet"], 1).total_steps == 2512
+
+
+def test_later_flags_override_the_flagfile():
+    path = os.path.join(ROOT, "configs", "mnist1d_lars_2k.cfg")
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["train", f"--flagfile={path}", "--global_batch_size=4096", "--model_dir=/x"])
+    try:
+        assert train_tool.config_from_flags().global_batch_size == 4096
+    finally:
+        flags.FLAGS.unparse_flags()

@@ -1,0 +1,37 @@
+"""Reads scalars back from real TensorBoard event files (tests only)."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+
+def read_scalars(log_dir: str, tag: str) -> dict[int, float]:
+    """``{step: value}`` of ``tag`` over all event files in ``log_dir``.
+
+    tf.summary writes scalars as tensors; the accumulator exposes both forms.
+    """
+    values: dict[int, float] = {}
+    for path in sorted(glob.glob(os.path.join(log_dir, "events.out.tfevents.*"))):
+        accumulator = EventAccumulator(path, size_guidance={"tensors": 0, "scalars": 0})
+        accumulator.Reload()
+        tags = accumulator.Tags()
+        if tag in tags.get("tensors", []):
+            for event in accumulator.Tensors(tag):
+                values[event.step] = float(
+                    event.tensor_proto.float_val[0]
+                    if event.tensor_proto.float_val
+                    else _tensor_value(event.tensor_proto)
+                )
+        elif tag in tags.get("scalars", []):
+            for event in accumulator.Scalars(tag):
+                values[event.step] = float(event.value)
+    return values
+
+
+def _tensor_value(proto) -> float:
+    import tensorflow as tf
+
+    return float(tf.make_ndarray(proto))

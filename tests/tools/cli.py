@@ -1,0 +1,64 @@
+"""Runs ``tools/train.py`` in a real subprocess (tests only)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TRAIN = os.path.join(ROOT, "tools", "train.py")
+
+# A small, fast MNIST-1D run: 2,000 training examples, batch 250 -> 8 steps per epoch.
+SMALL = [
+    '--dataset_options={"num_train": 2000, "num_eval": 500}',
+    "--global_batch_size=250",
+    "--warmup_epochs=1",
+    "--verbose=0",
+]
+
+
+def train_command(model_dir: str, data_dir: str, *flags: str) -> list[str]:
+    return [
+        sys.executable,
+        TRAIN,
+        f"--model_dir={model_dir}",
+        f"--data_dir={data_dir}",
+        *SMALL,
+        *flags,
+    ]
+
+
+def environment(**extra: str) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2", **extra)
+    env.pop("TF_CONFIG", None)
+    return env
+
+
+def train(
+    model_dir: str, data_dir: str, *flags: str, timeout: int = 600, **env: str
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        train_command(model_dir, data_dir, *flags),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=environment(**env),
+    )
+
+
+def results(model_dir: str) -> dict:
+    with open(os.path.join(model_dir, "results.json")) as f:
+        return json.load(f)
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports

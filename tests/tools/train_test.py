@@ -1,0 +1,156 @@
+"""lbkeras-train end to end, through the real command line in a subprocess."""
+
+import json
+import os
+import re
+
+import keras
+import numpy as np
+import pytest
+
+import lbkeras  # noqa: F401  (registers LARS & co. for load_model)
+from tests.event_files import read_scalars
+from tests.tools.cli import ROOT, TRAIN, results, train
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, data_dir):
+    model_dir = str(tmp_path_factory.mktemp("run"))
+    done = train(model_dir, data_dir, "--epochs=6")
+    assert done.returncode == 0, done.stderr[-3000:]
+    return model_dir, done
+
+
+def test_run_writes_config_results_model_and_logs(finished_run):
+    model_dir, done = finished_run
+    assert "test accuracy" in done.stdout and "peak learning rate 0.976562" in done.stdout
+    result = results(model_dir)
+    assert result["steps"] == 48 and result["global_batch_size"] == 250
+    assert result["eval_accuracy"] > 0.3  # chance is 0.1
+    assert result["examples_per_second"] > 0 and result["wall_seconds"] > 0
+    with open(os.path.join(model_dir, "config.json")) as f:
+        config = json.load(f)
+    assert config["global_batch_size"] == 250 and config["optimizer"] == "lars"
+    model = keras.saving.load_model(os.path.join(model_dir, "model.keras"))
+    assert int(model.optimizer.iterations.numpy()) == 48
+    assert not [name for name in os.listdir(model_dir) if name.startswith(".tmp")]
+
+
+def test_tensorboard_learning_rate_matches_the_schedule(finished_run):
+    model_dir, _ = finished_run
+    logged = read_scalars(os.path.join(model_dir, "logs", "train"), "learning_rate")
+    assert sorted(logged) == list(range(48))
+    peak = 1.0 * 250 / 256  # linear rule
+    for step, value in logged.items():  # 8 warmup steps, then LARS poly power 2 over 40
+        expected = peak * step / 8 if step < 8 else peak * (1 - (step - 8) / 40) ** 2
+        np.testing.assert_allclose(value, expected, rtol=1e-5, atol=1e-7, err_msg=str(step))
+    rates = read_scalars(os.path.join(model_dir, "logs", "train"), "examples_per_second")
+    assert rates and all(rate > 0 for rate in rates.values())
+    epoch_loss = read_scalars(os.path.join(model_dir, "logs", "train"), "epoch_loss")
+    assert len(epoch_loss) == 6
+
+
+def test_hparams_are_logged(finished_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    log_dir = os.path.join(finished_run[0], "logs", "train")
+    found = False
+    for name in os.listdir(log_dir):
+        accumulator = EventAccumulator(os.path.join(log_dir, name))
+        accumulator.Reload()
+        try:
+            content = accumulator.PluginTagToContent("hparams")
+        except KeyError:  # this event file has no HParams
+            continue
+        found = found or any(b"global_batch_size" in value for value in content.values())
+    assert found
+
+
+def test_helpfull_documents_every_flag():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, TRAIN, "--helpfull"], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    for flag in (
+        "model",
+        "dataset",
+        "global_batch_size",
+        "base_learning_rate",
+        "base_batch_size",
+        "lr_scaling",
+        "optimizer",
+        "schedule",
+        "warmup_epochs",
+        "epochs",
+        "train_steps",
+        "weight_decay",
+        "label_smoothing",
+        "strategy",
+        "tpu",
+        "mixed_precision",
+        "jit_compile",
+        "model_dir",
+        "data_dir",
+        "seed",
+        "resume",
+        "flagfile",
+    ):
+        assert re.search(rf"--(\[no\])?{flag}\b", done.stdout), flag
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--model=resnet7"], "unknown model 'resnet7'; choose one of: .*mnist1d_cnn"),
+        (["--dataset=cifar"], "unknown dataset 'cifar'; choose one of"),
+        (["--optimizer=adamm"], "unknown optimizer 'adamm'; choose one of"),
+        (["--schedule=triangle"], "unknown schedule 'triangle'"),
+        (["--global_batch_size=0"], "global_batch_size"),
+        (["--epochs=-1"], "epochs"),
+        (["--dataset=imagenet", "--data_dir=/nonexistent/imagenet"], "/nonexistent/imagenet"),
+        (["--model_options=[1]"], "model_options must be a JSON object"),
+    ],
+)
+def test_bad_input_is_one_clear_line(tmp_path, data_dir, flags, message):
+    model_dir = str(tmp_path / "run")
+    done = train(model_dir, data_dir, "--epochs=2", *flags)
+    assert done.returncode == 2, done.stderr[-2000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("lbkeras-train")]
+    assert len(errors) == 1 and re.search(message, errors[0]), done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert not os.path.exists(model_dir) or os.listdir(model_dir) == []
+
+
+def test_corrupt_tfrecord_is_named(tmp_path, data_dir):
+    imagenet = tmp_path / "imagenet"
+    imagenet.mkdir()
+    (imagenet / "train-00000-of-00001").write_bytes(os.urandom(256))
+    (imagenet / "validation-00000-of-00001").write_bytes(os.urandom(256))
+    model_dir = str(tmp_path / "run")
+    done = train(
+        model_dir,
+        data_dir,
+        "--dataset=imagenet",
+        f"--data_dir={imagenet}",
+        "--model=mlp",
+        "--epochs=2",
+    )
+    assert done.returncode == 2
+    assert "train-00000-of-00001" in done.stderr and "Traceback" not in done.stderr
+    assert not os.path.exists(model_dir) or os.listdir(model_dir) == []
+
+
+def test_nan_loss_stops_with_a_message(tmp_path, data_dir):
+    model_dir = str(tmp_path / "run")
+    done = train(model_dir, data_dir, "--optimizer=sgd", "--base_learning_rate=1e30", "--epochs=2")
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert "loss became nan" in done.stderr or "loss became inf" in done.stderr
+    assert not os.path.exists(os.path.join(model_dir, "results.json"))
+    assert not os.path.exists(os.path.join(model_dir, "model.keras"))
