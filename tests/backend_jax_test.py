@@ -21,6 +21,11 @@ BACKEND_INDEPENDENT = [
     "tests/optimizers/lars_test.py",
     "tests/optimizers/lamb_test.py",
     "tests/optimizers/save_load_test.py",
+    "tests/optimizers/trust_ratio_test.py",
+    "tests/optimizers/gradient_noise_test.py",
+    "tests/optimizers/lookahead_test.py",
+    "tests/optimizers/agc_test.py",
+    "tests/optimizers/wrapper_test.py",
     "tests/layers/ghost_batch_norm_test.py",
     *sorted(
         os.path.relpath(path, ROOT)

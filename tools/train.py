@@ -61,6 +61,25 @@ flags.DEFINE_float("warmup_initial_learning_rate", 0.0, "Learning rate at step 0
 flags.DEFINE_float("epochs", 25.0, "Training length in epochs (ignored with --train_steps).")
 flags.DEFINE_integer("train_steps", 0, "Training length in steps; 0 means use --epochs.")
 flags.DEFINE_float("label_smoothing", 0.0, "Label smoothing of the cross-entropy.")
+flags.DEFINE_float(
+    "trust_ratio",
+    0.0,
+    "Wrap the optimizer in TrustRatio with this trust "
+    "coefficient (layer-wise adaptation around any optimizer); 0: off.",
+)
+flags.DEFINE_float(
+    "gradient_noise_eta",
+    0.0,
+    "Annealed Gaussian gradient noise eta (Neelakantan et al.: 0.01, 0.3 or 1.0); 0: off.",
+)
+flags.DEFINE_float(
+    "agc", 0.0, "Adaptive gradient clipping threshold (Brock et al.: 0.01 to 0.16); 0: off."
+)
+flags.DEFINE_integer(
+    "lookahead",
+    0,
+    "Wrap the optimizer in Lookahead with this sync period (Zhang et al.: 6); 0: off.",
+)
 flags.DEFINE_enum(
     "strategy",
     "default",
@@ -128,6 +147,10 @@ def config_from_flags():
         epochs=FLAGS.epochs,
         train_steps=FLAGS.train_steps,
         label_smoothing=FLAGS.label_smoothing,
+        trust_ratio=FLAGS.trust_ratio,
+        gradient_noise_eta=FLAGS.gradient_noise_eta,
+        agc_clipping=FLAGS.agc,
+        lookahead_sync_period=FLAGS.lookahead,
         strategy=FLAGS.strategy,
         devices=tuple(FLAGS.devices),
         tpu=FLAGS.tpu,

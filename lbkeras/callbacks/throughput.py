@@ -17,12 +17,12 @@ class ThroughputLogger(keras.callbacks.Callback):
     whole run is kept in :attr:`examples_per_second` for ``results.json``.
 
     Args:
-        log_dir: folder of the event files.
+        log_dir: folder of the event files, or None to only measure (non-chief workers).
         global_batch_size: examples per optimizer step, summed over replicas.
         every_steps: window length in steps.
     """
 
-    def __init__(self, log_dir: str, global_batch_size: int, every_steps: int = 10) -> None:
+    def __init__(self, log_dir: str | None, global_batch_size: int, every_steps: int = 10) -> None:
         super().__init__()
         self.log_dir = log_dir
         self.global_batch_size = global_batch_size
@@ -35,7 +35,8 @@ class ThroughputLogger(keras.callbacks.Callback):
         self._total_steps = 0
 
     def on_train_begin(self, logs=None):
-        self._writer = tf.summary.create_file_writer(self.log_dir)
+        if self.log_dir is not None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
         self._window_start = None
 
     def on_train_batch_end(self, batch, logs=None):
@@ -50,9 +51,10 @@ class ThroughputLogger(keras.callbacks.Callback):
         self._total_seconds += seconds
         self._total_steps += self._window_steps
         rate = self._window_steps * self.global_batch_size / seconds
-        step = int(self.model.optimizer.iterations.numpy()) - 1
-        with self._writer.as_default(step=step):
-            tf.summary.scalar("examples_per_second", rate)
+        if self._writer is not None:
+            step = int(self.model.optimizer.iterations.numpy()) - 1
+            with self._writer.as_default(step=step):
+                tf.summary.scalar("examples_per_second", rate)
         self._window_start, self._window_steps = now, 0
 
     def on_train_end(self, logs=None):

@@ -3,6 +3,8 @@
 Example:
     >>> lbkeras.optimizers.get("lars", learning_rate=9.0, momentum=0.9)
     >>> lbkeras.optimizers.get("adamw", learning_rate=1e-3)   # keras.optimizers.AdamW
+    >>> lbkeras.optimizers.get("lookahead", optimizer="sgd",
+    ...                        optimizer_options={"learning_rate": 0.1}, sync_period=5)
     >>> lbkeras.optimizers.names()
 """
 
@@ -13,9 +15,14 @@ from typing import Any
 
 import keras
 
+from lbkeras.optimizers.agc import AdaptiveGradientClipping
+from lbkeras.optimizers.gradient_noise import GradientNoise
 from lbkeras.optimizers.lamb import LAMB
 from lbkeras.optimizers.lars import LARS
 from lbkeras.optimizers.layerwise import LayerwiseOptimizer
+from lbkeras.optimizers.lookahead import Lookahead
+from lbkeras.optimizers.trust_ratio import TrustRatio
+from lbkeras.optimizers.wrapper import OptimizerWrapper
 from lbkeras.registry import Registry
 
 OPTIMIZERS = Registry("optimizer")
@@ -51,6 +58,34 @@ OPTIMIZERS.add("momentum", functools.partial(_sgd_with_momentum, False))
 OPTIMIZERS.add("nesterov", functools.partial(_sgd_with_momentum, True))
 
 
+def _wrap(
+    wrapper: type[OptimizerWrapper],
+    optimizer: str | keras.optimizers.Optimizer = "sgd",
+    optimizer_options: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> OptimizerWrapper:
+    """Builds ``wrapper`` around ``optimizer``, a registered name or an instance.
+
+    A name is built with ``optimizer_options``, and may name a wrapper in turn.
+    """
+    if isinstance(optimizer, str):
+        optimizer = get(optimizer, **(optimizer_options or {}))
+    elif optimizer_options:
+        raise ValueError("optimizer_options only apply to an optimizer given by name")
+    return wrapper(optimizer, **kwargs)
+
+
+# Wrappers that make any optimizer a large-batch one, e.g. get("trust_ratio",
+# optimizer="momentum", optimizer_options={"learning_rate": 0.1}, trust_coefficient=0.001).
+for _name, _wrapper in {
+    "trust_ratio": TrustRatio,
+    "gradient_noise": GradientNoise,
+    "lookahead": Lookahead,
+    "agc": AdaptiveGradientClipping,
+}.items():
+    OPTIMIZERS.add(_name, functools.partial(_wrap, _wrapper))
+
+
 def get(name: str, **kwargs: Any) -> keras.optimizers.Optimizer:
     """Builds the optimizer registered under ``name`` with ``kwargs``."""
     return OPTIMIZERS.get(name, **kwargs)
@@ -61,4 +96,16 @@ def names() -> list[str]:
     return OPTIMIZERS.names()
 
 
-__all__ = ["LAMB", "LARS", "LayerwiseOptimizer", "OPTIMIZERS", "get", "names"]
+__all__ = [
+    "LAMB",
+    "LARS",
+    "OPTIMIZERS",
+    "AdaptiveGradientClipping",
+    "GradientNoise",
+    "LayerwiseOptimizer",
+    "Lookahead",
+    "OptimizerWrapper",
+    "TrustRatio",
+    "get",
+    "names",
+]

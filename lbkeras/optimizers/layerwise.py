@@ -1,6 +1,6 @@
 """What layer-wise adaptive optimizers share: variable exclusions and the trust ratio.
 
-LARS, LAMB and (later) the ``TrustRatio`` wrapper all scale each variable's step by
+LARS, LAMB and the ``TrustRatio`` wrapper all scale each variable's step by
 a per-variable "trust ratio" and all let the user exempt some variables (biases,
 normalisation parameters) from weight decay and from that adaptation. Keras's own
 ``exclude_from_weight_decay`` matches ``variable.name``, which in Keras 3 has no

@@ -31,6 +31,9 @@ class ExperimentConfig:
     ``global_batch_size`` by ``lr_scaling``; it is then the peak of the schedule, reached
     after ``warmup_epochs`` of warmup from ``warmup_initial_learning_rate``.
     Length: ``train_steps`` if set, else ``epochs`` (fractions allowed).
+    Wrappers (0 = off): ``agc_clipping`` (AdaptiveGradientClipping), ``gradient_noise_eta``
+    (GradientNoise), ``trust_ratio`` (TrustRatio's coefficient), ``lookahead_sync_period``
+    (Lookahead), applied in that order around the optimizer (Lookahead outermost).
     """
 
     model: str = "mnist1d_cnn"
@@ -53,6 +56,10 @@ class ExperimentConfig:
     epochs: float = 25.0
     train_steps: int = 0
     label_smoothing: float = 0.0
+    trust_ratio: float = 0.0
+    gradient_noise_eta: float = 0.0
+    agc_clipping: float = 0.0
+    lookahead_sync_period: int = 0
     strategy: str = "default"
     devices: tuple[str, ...] = ()
     tpu: str = ""
@@ -83,6 +90,10 @@ class ExperimentConfig:
         check_float("decay_rate", self.decay_rate, positive=True)
         check_float("schedule_power", self.schedule_power, positive=True)
         check_int("train_steps", self.train_steps)
+        check_float("trust_ratio", self.trust_ratio)
+        check_float("gradient_noise_eta", self.gradient_noise_eta)
+        check_float("agc_clipping", self.agc_clipping)
+        check_int("lookahead_sync_period", self.lookahead_sync_period)
         check_int("seed", self.seed)
         if not (self.train_steps or (math.isfinite(self.epochs) and self.epochs > 0)):
             raise ValueError(f"epochs must be > 0 (or set train_steps), got {self.epochs!r}")

@@ -85,7 +85,8 @@ def build_optimizer(
     """The optimizer named by ``config.optimizer`` with the schedule and decay settings.
 
     LARS and LAMB exclude biases and normalisation parameters (all 1-D variables) from
-    weight decay and layer adaptation by default, as the papers do.
+    weight decay and layer adaptation by default, as the papers do. The wrappers of the
+    config go around it: AGC (clips first), gradient noise, trust ratio, Lookahead.
     """
     name = config.optimizer.lower()
     kwargs = {"learning_rate": schedule}
@@ -96,4 +97,20 @@ def build_optimizer(
     if name in _COUPLED_DECAY:
         kwargs["exclude_1d_variables"] = True
     kwargs.update(config.optimizer_options)
-    return optimizers.get(name, **kwargs)
+    optimizer = optimizers.get(name, **kwargs)
+    if config.gradient_noise_eta:
+        optimizer = optimizers.GradientNoise(
+            optimizer, eta=config.gradient_noise_eta, seed=config.seed
+        )
+    if config.agc_clipping:
+        # Brock et al. leave the classifier unclipped; lbkeras models name it "logits".
+        optimizer = optimizers.AdaptiveGradientClipping(
+            optimizer, clipping=config.agc_clipping, exclude=["logits"]
+        )
+    if config.trust_ratio:
+        optimizer = optimizers.TrustRatio(
+            optimizer, trust_coefficient=config.trust_ratio, exclude_1d_variables=True
+        )
+    if config.lookahead_sync_period:
+        optimizer = optimizers.Lookahead(optimizer, sync_period=config.lookahead_sync_period)
+    return optimizer

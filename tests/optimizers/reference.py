@@ -63,3 +63,69 @@ def lamb_step(
     if adapt and max_ratio is not None:  # a cap on every ratio, as in timm's Lamb
         ratio = min(ratio, max_ratio)
     return w - lr * ratio * r, m, v
+
+
+# --- the wrapped optimizers, as Keras defines them -----------------------------------
+
+
+def sgd_step(w, g, m, lr, *, momentum=0.0, nesterov=False):
+    """Keras's SGD: m <- momentum m - lr g; w <- w + m (Nesterov: + momentum m - lr g)."""
+    if momentum == 0:
+        return w - lr * g, m
+    m = momentum * m - lr * g
+    return w + (momentum * m - lr * g if nesterov else m), m
+
+
+def adam_step(w, g, m, v, t, lr, *, beta_1, beta_2, eps):
+    """Keras's Adam (Kingma & Ba, Algorithm 1 with the "epsilon hat" of section 2):
+    epsilon is added to the uncorrected sqrt(v); ``t`` is 1-based; returns (w, m, v)."""
+    m = beta_1 * m + (1 - beta_1) * g
+    v = beta_2 * v + (1 - beta_2) * g * g
+    alpha = lr * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+    return w - alpha * m / (np.sqrt(v) + eps), m, v
+
+
+# --- the wrappers --------------------------------------------------------------------
+
+
+def trust_ratio_update(w, u, lr, *, coef, eps, adapt=True):
+    """The wrapped optimizer moved ``w`` by ``u`` at rate ``lr``: the rescaled new ``w``.
+
+    trust = coef * ||w|| / (||u / lr|| + eps), 1 if either norm is 0 (LARS/LAMB's rule).
+    """
+    w_norm, u_norm = np.linalg.norm(w), np.linalg.norm(u)
+    if not adapt or w_norm == 0 or u_norm == 0:
+        return w + u
+    return w + coef * w_norm / (u_norm / lr + eps) * u
+
+
+def gradient_noise_stddev(t, *, eta, gamma):
+    """Neelakantan et al. 2015: sigma_t = sqrt(eta / (1 + t)^gamma), ``t`` 0-based."""
+    return np.sqrt(eta / (1.0 + t) ** gamma)
+
+
+def lookahead_sync(fast, slow, step, *, k, alpha):
+    """Zhang et al. 2019 after fast step number ``step`` (1-based); returns (fast, slow)."""
+    if step % k:
+        return fast, slow
+    slow = slow + alpha * (fast - slow)
+    return slow.copy(), slow
+
+
+def agc(g, w, *, clipping, eps, clip=True):
+    """Brock et al. 2021, unit-wise: one unit per index of the last axis for rank >= 2."""
+    if not clip:
+        return g
+    if g.ndim <= 1:
+        units_g, units_w = [g.reshape(-1)], [w.reshape(-1)]
+    else:
+        units_g = [g[..., j] for j in range(g.shape[-1])]
+        units_w = [w[..., j] for j in range(w.shape[-1])]
+    clipped = []
+    for gu, wu in zip(units_g, units_w):
+        max_norm = clipping * max(np.linalg.norm(wu), eps)
+        g_norm = np.linalg.norm(gu)
+        clipped.append(gu * (max_norm / g_norm) if g_norm > max_norm else gu)
+    if g.ndim <= 1:
+        return clipped[0].reshape(g.shape)
+    return np.stack(clipped, axis=-1)

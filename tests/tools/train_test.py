@@ -154,3 +154,27 @@ def test_nan_loss_stops_with_a_message(tmp_path, data_dir):
     assert "loss became nan" in done.stderr or "loss became inf" in done.stderr
     assert not os.path.exists(os.path.join(model_dir, "results.json"))
     assert not os.path.exists(os.path.join(model_dir, "model.keras"))
+
+
+def test_wrapper_flags_train_and_reload(tmp_path, data_dir):
+    model_dir = str(tmp_path / "run")
+    done = train(
+        model_dir,
+        data_dir,
+        "--epochs=2",
+        "--optimizer=momentum",
+        "--base_learning_rate=0.1",
+        "--trust_ratio=0.01",
+        "--gradient_noise_eta=0.01",
+        "--agc=0.05",
+        "--lookahead=3",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    model = keras.saving.load_model(os.path.join(model_dir, "model.keras"))
+    names = []
+    optimizer = model.optimizer
+    while hasattr(optimizer, "inner_optimizer"):
+        names.append(type(optimizer).__name__)
+        optimizer = optimizer.inner_optimizer
+    assert names == ["Lookahead", "TrustRatio", "AdaptiveGradientClipping", "GradientNoise"]
+    assert results(model_dir)["steps"] == 16

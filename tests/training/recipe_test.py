@@ -102,3 +102,21 @@ def test_plan_steps_and_batch_split():
     assert (p.total_steps, p.steps_per_epoch, p.epochs) == (18, 6, 3)
     with pytest.raises(ValueError, match="not divisible by the 3 replicas"):
         plan(ExperimentConfig(global_batch_size=2048), 16_000, num_replicas=3)
+
+
+def test_wrappers_go_around_the_optimizer_in_order():
+    config = ExperimentConfig(
+        optimizer="momentum",
+        gradient_noise_eta=0.3,
+        agc_clipping=0.02,
+        trust_ratio=0.001,
+        lookahead_sync_period=5,
+        seed=4,
+    )
+    optimizer = build_optimizer(config, 0.1)
+    chain = []
+    while hasattr(optimizer, "inner_optimizer"):
+        chain.append(type(optimizer).__name__)
+        optimizer = optimizer.inner_optimizer
+    assert chain == ["Lookahead", "TrustRatio", "AdaptiveGradientClipping", "GradientNoise"]
+    assert type(optimizer) is keras.optimizers.SGD and optimizer.momentum == 0.9
