@@ -61,6 +61,12 @@ flags.DEFINE_float("warmup_initial_learning_rate", 0.0, "Learning rate at step 0
 flags.DEFINE_float("epochs", 25.0, "Training length in epochs (ignored with --train_steps).")
 flags.DEFINE_integer("train_steps", 0, "Training length in steps; 0 means use --epochs.")
 flags.DEFINE_float("label_smoothing", 0.0, "Label smoothing of the cross-entropy.")
+flags.DEFINE_integer(
+    "ghost_batch_size",
+    0,
+    "Ghost batch norm: batch statistics over virtual batches of this size (Hoffer et al.: "
+    "128); 0: off.",
+)
 flags.DEFINE_float(
     "trust_ratio",
     0.0,
@@ -151,6 +157,7 @@ def config_from_flags():
         gradient_noise_eta=FLAGS.gradient_noise_eta,
         agc_clipping=FLAGS.agc,
         lookahead_sync_period=FLAGS.lookahead,
+        ghost_batch_size=FLAGS.ghost_batch_size,
         strategy=FLAGS.strategy,
         devices=tuple(FLAGS.devices),
         tpu=FLAGS.tpu,

@@ -90,3 +90,30 @@ class GhostBatchNormalization(keras.layers.BatchNormalization):
         config = super().get_config()
         config["virtual_batch_size"] = self.virtual_batch_size
         return config
+
+
+def use_ghost_batch_norm(model: keras.Model, virtual_batch_size: int) -> keras.Model:
+    """A copy of a functional ``model`` whose BatchNormalization layers are ghost ones.
+
+    Every ``keras.layers.BatchNormalization`` becomes a :class:`GhostBatchNormalization`
+    with the same configuration and ``virtual_batch_size``; the weights are copied, so the
+    copy computes what ``model`` computes at inference. This is how the trainer's
+    ``--ghost_batch_size`` applies to any registered model.
+
+    Example:
+        >>> model = use_ghost_batch_norm(lbkeras.models.get("resnet50", ...), 128)
+    """
+
+    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
+        config = layer.get_config()
+        if type(layer) is keras.layers.BatchNormalization:
+            if config.pop("synchronized", False):
+                raise ValueError(
+                    f"layer {layer.name}: synchronized batch norm cannot be made a ghost one"
+                )
+            return GhostBatchNormalization(virtual_batch_size=virtual_batch_size, **config)
+        return layer.__class__.from_config(config)
+
+    ghost = keras.models.clone_model(model, clone_function=clone)
+    ghost.set_weights(model.get_weights())
+    return ghost

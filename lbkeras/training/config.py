@@ -34,6 +34,7 @@ class ExperimentConfig:
     Wrappers (0 = off): ``agc_clipping`` (AdaptiveGradientClipping), ``gradient_noise_eta``
     (GradientNoise), ``trust_ratio`` (TrustRatio's coefficient), ``lookahead_sync_period``
     (Lookahead), applied in that order around the optimizer (Lookahead outermost).
+    ``ghost_batch_size`` turns the model's batch norms into ghost ones (0 = off).
     """
 
     model: str = "mnist1d_cnn"
@@ -60,6 +61,7 @@ class ExperimentConfig:
     gradient_noise_eta: float = 0.0
     agc_clipping: float = 0.0
     lookahead_sync_period: int = 0
+    ghost_batch_size: int = 0
     strategy: str = "default"
     devices: tuple[str, ...] = ()
     tpu: str = ""
@@ -94,6 +96,7 @@ class ExperimentConfig:
         check_float("gradient_noise_eta", self.gradient_noise_eta)
         check_float("agc_clipping", self.agc_clipping)
         check_int("lookahead_sync_period", self.lookahead_sync_period)
+        check_int("ghost_batch_size", self.ghost_batch_size)
         check_int("seed", self.seed)
         if not (self.train_steps or (math.isfinite(self.epochs) and self.epochs > 0)):
             raise ValueError(f"epochs must be > 0 (or set train_steps), got {self.epochs!r}")

@@ -35,7 +35,7 @@ import keras
 import tensorflow as tf
 
 from lbkeras import callbacks as lb_callbacks
-from lbkeras import data, models, optimizers, schedules
+from lbkeras import data, layers, models, optimizers, schedules
 from lbkeras.distribute import check_global_batch, keras_compat, make_strategy, worker_role
 from lbkeras.training.config import ExperimentConfig
 from lbkeras.training.recipe import build_optimizer, build_schedule, peak_learning_rate
@@ -90,6 +90,11 @@ def run(
     dataset = data.get(config.dataset, data_dir=config.data_dir or None, **config.dataset_options)
     info = dataset.info
     steps = plan(config, info.num_train, strategy.num_replicas_in_sync)
+    if config.ghost_batch_size and steps.per_replica_batch_size % config.ghost_batch_size:
+        raise ValueError(
+            f"ghost batch size {config.ghost_batch_size} does not divide the per-replica batch "
+            f"{steps.per_replica_batch_size}"
+        )
     for split in ("train", "eval"):  # missing or corrupt data fails before any write
         dataset.make(
             split, steps.per_replica_batch_size, training=split == "train", seed=config.seed
@@ -129,6 +134,8 @@ def run(
                 num_classes=info.num_classes,
                 **config.model_options,
             )
+            if config.ghost_batch_size:
+                model = layers.use_ghost_batch_norm(model, config.ghost_batch_size)
             one_hot = config.label_smoothing > 0 or getattr(dataset, "soft_labels", False)
             model.compile(
                 optimizer=build_optimizer(config, schedule),

@@ -83,3 +83,27 @@ def test_serialises_and_rejects_bad_arguments():
         GhostBatchNormalization(axis=1)
     with pytest.raises(ValueError, match="not a multiple"):
         GhostBatchNormalization(virtual_batch_size=5)(np.zeros((12, 3), np.float32), training=True)
+
+
+def test_use_ghost_batch_norm_converts_a_model():
+    from lbkeras.layers import use_ghost_batch_norm
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6,))
+    h = keras.layers.Dense(8, use_bias=False)(inputs)
+    h = keras.layers.BatchNormalization(momentum=0.9)(h)
+    model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.ReLU()(h)))
+    ghost = use_ghost_batch_norm(model, virtual_batch_size=4)
+    kinds = [type(layer).__name__ for layer in ghost.layers]
+    assert "GhostBatchNormalization" in kinds and "BatchNormalization" not in kinds
+    bn = next(layer for layer in ghost.layers if isinstance(layer, GhostBatchNormalization))
+    assert bn.virtual_batch_size == 4 and bn.momentum == 0.9
+    x = np.random.default_rng(0).normal(size=(8, 6)).astype(np.float32)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(ghost(x, training=False)),
+        keras.ops.convert_to_numpy(model(x, training=False)),
+        rtol=1e-6,
+    )
+    with_ghost = keras.ops.convert_to_numpy(ghost(x, training=True))
+    plain = keras.ops.convert_to_numpy(model(x, training=True))
+    assert not np.allclose(with_ghost, plain)  # statistics over 2 ghost batches of 4

@@ -116,6 +116,7 @@ def test_helpfull_documents_every_flag():
         (["--epochs=-1"], "epochs"),
         (["--dataset=imagenet", "--data_dir=/nonexistent/imagenet"], "/nonexistent/imagenet"),
         (["--model_options=[1]"], "model_options must be a JSON object"),
+        (["--ghost_batch_size=100"], "ghost batch size 100 does not divide"),
     ],
 )
 def test_bad_input_is_one_clear_line(tmp_path, data_dir, flags, message):
@@ -168,6 +169,7 @@ def test_wrapper_flags_train_and_reload(tmp_path, data_dir):
         "--gradient_noise_eta=0.01",
         "--agc=0.05",
         "--lookahead=3",
+        "--ghost_batch_size=125",
     )
     assert done.returncode == 0, done.stderr[-3000:]
     model = keras.saving.load_model(os.path.join(model_dir, "model.keras"))
@@ -178,3 +180,5 @@ def test_wrapper_flags_train_and_reload(tmp_path, data_dir):
         optimizer = optimizer.inner_optimizer
     assert names == ["Lookahead", "TrustRatio", "AdaptiveGradientClipping", "GradientNoise"]
     assert results(model_dir)["steps"] == 16
+    ghosts = [layer for layer in model.layers if type(layer).__name__ == "GhostBatchNormalization"]
+    assert ghosts and all(layer.virtual_batch_size == 125 for layer in ghosts)
