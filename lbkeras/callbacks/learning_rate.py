@@ -7,12 +7,13 @@ import tensorflow as tf
 
 
 class LearningRateLogger(keras.callbacks.Callback):
-    """Writes ``learning_rate`` every ``every_steps`` optimizer steps to TensorBoard.
+    """Writes ``learning_rate`` for every ``every_steps``-th optimizer step to TensorBoard.
 
-    The value is the optimizer's schedule evaluated at the step that was just taken
-    (``iterations - 1`` after the update), i.e. the rate applied to that step's
-    gradients, at the x-coordinate of that step. Keras's ``TensorBoard`` callback logs
-    the rate only per epoch, and after the epoch's last step.
+    The value at step ``s`` (0-based) is the optimizer's schedule evaluated at ``s``, the
+    rate applied to that step's gradients. The steps of an epoch are written at its end
+    (the schedule is a pure function of the step), so the callback adds no work and no
+    host synchronisation to the training steps themselves. Keras's ``TensorBoard``
+    callback logs the rate only once per epoch, after the epoch's last step.
 
     Args:
         log_dir: folder of the event files (``model_dir/logs/train`` in the trainer).
@@ -29,16 +30,23 @@ class LearningRateLogger(keras.callbacks.Callback):
         self.log_dir = log_dir
         self.every_steps = every_steps
         self._writer = None
+        self._first_step = 0
 
     def on_train_begin(self, logs=None):
         self._writer = tf.summary.create_file_writer(self.log_dir)
 
-    def on_train_batch_end(self, batch, logs=None):
-        step = int(self.model.optimizer.iterations.numpy()) - 1
-        if step % self.every_steps:
-            return
-        with self._writer.as_default(step=step):
-            tf.summary.scalar("learning_rate", learning_rate_at(self.model.optimizer, step))
+    def on_epoch_begin(self, epoch, logs=None):
+        self._first_step = int(self.model.optimizer.iterations.numpy())
+
+    def on_epoch_end(self, epoch, logs=None):
+        end = int(self.model.optimizer.iterations.numpy())
+        start = -(-self._first_step // self.every_steps) * self.every_steps
+        with self._writer.as_default():
+            for step in range(start, end, self.every_steps):
+                tf.summary.scalar(
+                    "learning_rate", learning_rate_at(self.model.optimizer, step), step=step
+                )
+        self._writer.flush()
 
     def on_train_end(self, logs=None):
         if self._writer is not None:

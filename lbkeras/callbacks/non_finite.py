@@ -12,21 +12,23 @@ class NonFiniteLossError(RuntimeError):
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
-    """Raises :class:`NonFiniteLossError` at the first batch whose loss is not finite.
+    """Raises :class:`NonFiniteLossError` at the end of an epoch whose loss is not finite.
 
     Keras's ``TerminateOnNaN`` only sets ``stop_training``; ``fit`` then still runs the
     epoch-end callbacks, so ``BackupAndRestore`` and ``ModelCheckpoint`` would save the
-    NaN weights over the last good ones. Raising leaves ``fit`` at once, so the last
-    good checkpoint stays intact; the trainer turns the error into one message and a
-    non-zero exit.
+    NaN weights over the last good ones. Put this callback before them: it raises in
+    ``on_epoch_end`` (the epoch's mean loss is NaN or infinite if any batch's was), so
+    ``fit`` leaves before they run and the last good checkpoint stays intact; the
+    trainer turns the error into one message and a non-zero exit. Checking at epoch
+    end, not per batch, keeps the steps free of host synchronisation.
     """
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_epoch_end(self, epoch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             step = int(self.model.optimizer.iterations.numpy())
             raise NonFiniteLossError(
-                f"loss became {float(loss)} at step {step} (batch {batch}); training stopped, "
-                "the last good checkpoint is kept. Lower the learning rate or lengthen the "
-                "warmup."
+                f"loss became {float(loss)} in epoch {epoch + 1} (by step {step}); training "
+                "stopped, the last good checkpoint is kept. Lower the learning rate or "
+                "lengthen the warmup."
             )

@@ -157,9 +157,7 @@ def run(
             strategy, dataset, "eval", config, steps, 0, one_hot, info.num_classes
         )
         throughput = lb_callbacks.ThroughputLogger(
-            paths.logs_train if role.is_chief else None,
-            config.global_batch_size,
-            every_steps=min(10, steps.steps_per_epoch),
+            paths.logs_train if role.is_chief else None, config.global_batch_size
         )
         callback_list = [
             lb_callbacks.StopOnNonFiniteLoss(),
