@@ -10,6 +10,7 @@ import pytest
 from lbkeras.optimizers import LAMB
 from tests.optimizers import reference
 from tests.optimizers.common import make_variable, random_gradients
+from tests.optimizers.stepping import run_against_reference
 
 STEPS = 6
 
@@ -24,35 +25,20 @@ def _layer(seed=2):
 
 
 def _run(optimizer, init, grads, lr_at, decays, adapts, **hparams):
-    variables = [make_variable(value, path) for path, value in init.items()]
-    ref_w = [np.asarray(v, np.float64) for v in init.values()]
-    ref_m = [np.zeros_like(w) for w in ref_w]
-    ref_v = [np.zeros_like(w) for w in ref_w]
-    for step, step_grads in enumerate(grads):
-        optimizer.apply_gradients(
-            zip([keras.ops.convert_to_tensor(g) for g in step_grads], variables)
-        )
-        for i, g in enumerate(step_grads):
-            ref_w[i], ref_m[i], ref_v[i] = reference.lamb_step(
-                ref_w[i],
-                g.astype(np.float64),
-                ref_m[i],
-                ref_v[i],
-                step + 1,
-                lr_at(step),
-                decay=decays[i],
-                adapt=adapts[i],
-                **hparams,
+    moments = [[np.zeros(np.shape(value))] * 2 for value in init.values()]
+
+    def reference_step(step, weights, gradients):
+        out = []
+        for i, (w, g) in enumerate(zip(weights, gradients)):
+            m, v = moments[i]
+            w, m, v = reference.lamb_step(
+                w, g, m, v, step + 1, lr_at(step), decay=decays[i], adapt=adapts[i], **hparams
             )
-        for variable, expected in zip(variables, ref_w):
-            np.testing.assert_allclose(
-                keras.ops.convert_to_numpy(variable),
-                expected,
-                rtol=5e-5,
-                atol=1e-6,
-                err_msg=f"{variable.path} at step {step}",
-            )
-    return variables
+            moments[i] = [m, v]
+            out.append(w)
+        return out
+
+    return run_against_reference(optimizer, init, grads, reference_step, rtol=5e-5)
 
 
 HPARAMS = dict(beta_1=0.9, beta_2=0.99, eps=1e-6, lam=0.01)

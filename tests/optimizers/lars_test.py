@@ -9,7 +9,8 @@ import pytest
 
 from lbkeras.optimizers import LARS
 from tests.optimizers import reference
-from tests.optimizers.common import make_variable, random_gradients
+from tests.optimizers.common import random_gradients
+from tests.optimizers.stepping import run_against_reference
 
 STEPS = 6
 
@@ -24,32 +25,18 @@ def _layer(seed=1):
 
 
 def _run(optimizer, init, grads, lr_at, decays, adapts, **hparams):
-    variables = [make_variable(value, path) for path, value in init.items()]
-    ref_w = [np.asarray(v, np.float64) for v in init.values()]
-    ref_v = [np.zeros_like(w) for w in ref_w]
-    for step, step_grads in enumerate(grads):
-        optimizer.apply_gradients(
-            zip([keras.ops.convert_to_tensor(g) for g in step_grads], variables)
-        )
-        for i, g in enumerate(step_grads):
-            ref_w[i], ref_v[i] = reference.lars_step(
-                ref_w[i],
-                g.astype(np.float64),
-                ref_v[i],
-                lr_at(step),
-                decay=decays[i],
-                adapt=adapts[i],
-                **hparams,
+    velocities = [np.zeros(np.shape(value)) for value in init.values()]
+
+    def reference_step(step, weights, gradients):
+        out = []
+        for i, (w, g) in enumerate(zip(weights, gradients)):
+            w, velocities[i] = reference.lars_step(
+                w, g, velocities[i], lr_at(step), decay=decays[i], adapt=adapts[i], **hparams
             )
-        for variable, expected in zip(variables, ref_w):
-            np.testing.assert_allclose(
-                keras.ops.convert_to_numpy(variable),
-                expected,
-                rtol=2e-5,
-                atol=1e-6,
-                err_msg=f"{variable.path} at step {step}",
-            )
-    return variables
+            out.append(w)
+        return out
+
+    return run_against_reference(optimizer, init, grads, reference_step)
 
 
 HPARAMS = dict(momentum=0.9, eta=0.02, beta=1e-2, eps=1e-9)
