@@ -26,6 +26,8 @@ BACKEND_INDEPENDENT = [
     "tests/optimizers/lookahead_test.py",
     "tests/optimizers/agc_test.py",
     "tests/optimizers/wrapper_test.py",
+    "tests/optimizers/gradient_accumulation_test.py",
+    "tests/training/sam_test.py",
     "tests/layers/ghost_batch_norm_test.py",
     *sorted(
         os.path.relpath(path, ROOT)

@@ -62,6 +62,15 @@ flags.DEFINE_float("epochs", 25.0, "Training length in epochs (ignored with --tr
 flags.DEFINE_integer("train_steps", 0, "Training length in steps; 0 means use --epochs.")
 flags.DEFINE_float("label_smoothing", 0.0, "Label smoothing of the cross-entropy.")
 flags.DEFINE_integer(
+    "accumulation_steps",
+    1,
+    "Accumulate gradients over this many micro-batches of --global_batch_size per update "
+    "(the learning-rate rule uses the effective batch); 1: off.",
+)
+flags.DEFINE_float(
+    "sam_rho", 0.0, "Sharpness-aware minimisation radius (Foret et al.: 0.05); 0: off."
+)
+flags.DEFINE_integer(
     "ghost_batch_size",
     0,
     "Ghost batch norm: batch statistics over virtual batches of this size (Hoffer et al.: "
@@ -158,6 +167,8 @@ def config_from_flags():
         agc_clipping=FLAGS.agc,
         lookahead_sync_period=FLAGS.lookahead,
         ghost_batch_size=FLAGS.ghost_batch_size,
+        accumulation_steps=FLAGS.accumulation_steps,
+        sam_rho=FLAGS.sam_rho,
         strategy=FLAGS.strategy,
         devices=tuple(FLAGS.devices),
         tpu=FLAGS.tpu,

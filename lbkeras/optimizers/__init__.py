@@ -5,6 +5,7 @@ Example:
     >>> lbkeras.optimizers.get("adamw", learning_rate=1e-3)   # keras.optimizers.AdamW
     >>> lbkeras.optimizers.get("lookahead", optimizer="sgd",
     ...                        optimizer_options={"learning_rate": 0.1}, sync_period=5)
+    >>> lbkeras.optimizers.get("gradient_accumulation", optimizer="momentum", steps=4)
     >>> lbkeras.optimizers.names()
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 import keras
 
 from lbkeras.optimizers.agc import AdaptiveGradientClipping
+from lbkeras.optimizers.gradient_accumulation import GradientAccumulation, PiecewiseConstantSteps
 from lbkeras.optimizers.gradient_noise import GradientNoise
 from lbkeras.optimizers.lamb import LAMB
 from lbkeras.optimizers.lars import LARS
@@ -82,6 +84,7 @@ for _name, _wrapper in {
     "gradient_noise": GradientNoise,
     "lookahead": Lookahead,
     "agc": AdaptiveGradientClipping,
+    "gradient_accumulation": GradientAccumulation,
 }.items():
     OPTIMIZERS.add(_name, functools.partial(_wrap, _wrapper))
 
@@ -101,10 +104,12 @@ __all__ = [
     "LARS",
     "OPTIMIZERS",
     "AdaptiveGradientClipping",
+    "GradientAccumulation",
     "GradientNoise",
     "LayerwiseOptimizer",
     "Lookahead",
     "OptimizerWrapper",
+    "PiecewiseConstantSteps",
     "TrustRatio",
     "get",
     "names",

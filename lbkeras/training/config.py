@@ -35,6 +35,10 @@ class ExperimentConfig:
     (GradientNoise), ``trust_ratio`` (TrustRatio's coefficient), ``lookahead_sync_period``
     (Lookahead), applied in that order around the optimizer (Lookahead outermost).
     ``ghost_batch_size`` turns the model's batch norms into ghost ones (0 = off).
+    ``accumulation_steps`` > 1 accumulates gradients (GradientAccumulation, outermost):
+    ``global_batch_size`` is then the micro-batch and the learning-rate rule uses the
+    effective batch ``global_batch_size * accumulation_steps``. ``sam_rho`` > 0 trains
+    with sharpness-aware minimisation.
     """
 
     model: str = "mnist1d_cnn"
@@ -62,6 +66,8 @@ class ExperimentConfig:
     agc_clipping: float = 0.0
     lookahead_sync_period: int = 0
     ghost_batch_size: int = 0
+    accumulation_steps: int = 1
+    sam_rho: float = 0.0
     strategy: str = "default"
     devices: tuple[str, ...] = ()
     tpu: str = ""
@@ -97,6 +103,8 @@ class ExperimentConfig:
         check_float("agc_clipping", self.agc_clipping)
         check_int("lookahead_sync_period", self.lookahead_sync_period)
         check_int("ghost_batch_size", self.ghost_batch_size)
+        check_int("accumulation_steps", self.accumulation_steps, positive=True)
+        check_float("sam_rho", self.sam_rho)
         check_int("seed", self.seed)
         if not (self.train_steps or (math.isfinite(self.epochs) and self.epochs > 0)):
             raise ValueError(f"epochs must be > 0 (or set train_steps), got {self.epochs!r}")

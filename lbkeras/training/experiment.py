@@ -39,6 +39,7 @@ from lbkeras import data, layers, models, optimizers, schedules
 from lbkeras.distribute import check_global_batch, keras_compat, make_strategy, worker_role
 from lbkeras.training.config import ExperimentConfig
 from lbkeras.training.recipe import build_optimizer, build_schedule, peak_learning_rate
+from lbkeras.training.sam import with_sam
 
 _POLICIES = {"none": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
 
@@ -99,7 +100,17 @@ def run(
         dataset.make(
             split, steps.per_replica_batch_size, training=split == "train", seed=config.seed
         )
-    schedule = build_schedule(config, steps.total_steps, steps.steps_per_epoch)
+    if steps.steps_per_epoch % config.accumulation_steps:
+        raise ValueError(
+            f"accumulation_steps {config.accumulation_steps} does not divide the "
+            f"{steps.steps_per_epoch} steps of an epoch"
+        )
+    # The schedule counts optimizer updates: one per accumulation_steps micro-batches.
+    schedule = build_schedule(
+        config,
+        steps.total_steps // config.accumulation_steps,
+        steps.steps_per_epoch // config.accumulation_steps,
+    )
 
     paths = _Paths(config.model_dir, role)
     if not config.resume and _backed_up_epoch(paths.backup):
@@ -136,6 +147,8 @@ def run(
             )
             if config.ghost_batch_size:
                 model = layers.use_ghost_batch_norm(model, config.ghost_batch_size)
+            if config.sam_rho:
+                model = with_sam(model, config.sam_rho)
             one_hot = config.label_smoothing > 0 or getattr(dataset, "soft_labels", False)
             model.compile(
                 optimizer=build_optimizer(config, schedule),

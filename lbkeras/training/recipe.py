@@ -15,10 +15,10 @@ _MOMENTUM_OPTIMIZERS = ("lars", "sgd", "momentum", "nesterov")
 
 
 def peak_learning_rate(config: ExperimentConfig) -> float:
-    """``base_learning_rate`` scaled from ``base_batch_size`` to the global batch."""
+    """``base_learning_rate`` scaled from ``base_batch_size`` to the effective global batch."""
     return scale_learning_rate(
         config.base_learning_rate,
-        config.global_batch_size,
+        config.global_batch_size * config.accumulation_steps,
         config.base_batch_size,
         rule=config.lr_scaling,
         optimizer=config.optimizer,
@@ -86,7 +86,8 @@ def build_optimizer(
 
     LARS and LAMB exclude biases and normalisation parameters (all 1-D variables) from
     weight decay and layer adaptation by default, as the papers do. The wrappers of the
-    config go around it: AGC (clips first), gradient noise, trust ratio, Lookahead.
+    config go around it: AGC (clips first), gradient noise, trust ratio, Lookahead, and
+    gradient accumulation outermost.
     """
     name = config.optimizer.lower()
     kwargs = {"learning_rate": schedule}
@@ -113,4 +114,6 @@ def build_optimizer(
         )
     if config.lookahead_sync_period:
         optimizer = optimizers.Lookahead(optimizer, sync_period=config.lookahead_sync_period)
+    if config.accumulation_steps > 1:
+        optimizer = optimizers.GradientAccumulation(optimizer, steps=config.accumulation_steps)
     return optimizer

@@ -129,3 +129,39 @@ def agc(g, w, *, clipping, eps, clip=True):
     if g.ndim <= 1:
         return clipped[0].reshape(g.shape)
     return np.stack(clipped, axis=-1)
+
+
+class GradientAccumulator:
+    """Micro-batch gradients grouped into updates: update ``t`` (0-based) averages the
+    gradients of the next ``steps(t)`` micro-batches (Goyal et al. 2017: the loss is the
+    mean over the whole batch; Smith et al. 2018: the batch may grow with ``t``)."""
+
+    def __init__(self, steps):
+        self.steps = steps if callable(steps) else lambda t: steps
+        self.updates, self.count, self.sums = 0, 0, None
+
+    def add(self, grads):
+        """Adds one micro-batch: ``(t, mean gradients)`` when update ``t`` is due, else None."""
+        grads = [np.asarray(g, np.float64) for g in grads]
+        self.sums = grads if self.count == 0 else [s + g for s, g in zip(self.sums, grads)]
+        self.count += 1
+        if self.count < self.steps(self.updates):
+            return None
+        due = self.updates, [s / self.count for s in self.sums]
+        self.updates, self.count = self.updates + 1, 0
+        return due
+
+
+def clip_by_global_norm(grads, clip_norm):
+    """Keras's ``global_clipnorm``: every gradient times min(1, clip_norm / global norm)."""
+    norm = np.sqrt(sum(np.sum(g * g) for g in grads))
+    return [g * min(1.0, clip_norm / norm) if norm > 0 else g for g in grads]
+
+
+def sam_gradient(gradient, weights, rho):
+    """Foret et al. 2021: the gradient at ``w + e``, ``e = rho g / ||g||`` with ``||g||`` over
+    all weights; ``gradient(weights)`` returns the list of gradients at ``weights``."""
+    g = gradient(weights)
+    norm = np.sqrt(sum(np.sum(x * x) for x in g))
+    scale = rho / norm if norm > 0 else 0.0
+    return gradient([w + scale * x for w, x in zip(weights, g)])

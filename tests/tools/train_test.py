@@ -182,3 +182,17 @@ def test_wrapper_flags_train_and_reload(tmp_path, data_dir):
     assert results(model_dir)["steps"] == 16
     ghosts = [layer for layer in model.layers if type(layer).__name__ == "GhostBatchNormalization"]
     assert ghosts and all(layer.virtual_batch_size == 125 for layer in ghosts)
+
+
+def test_accumulation_and_sam_flags(tmp_path, data_dir):
+    model_dir = str(tmp_path / "run")
+    done = train(model_dir, data_dir, "--epochs=2", "--accumulation_steps=2", "--sam_rho=0.05")
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = results(model_dir)
+    assert result["steps"] == 8  # optimizer updates: 16 micro-batches of 250, 2 per update
+    assert result["peak_learning_rate"] == 1.0 * 500 / 256  # linear rule, effective batch
+    model = keras.saving.load_model(os.path.join(model_dir, "model.keras"))
+    assert type(model).__name__ == "SAMModel" and model.rho == 0.05
+    assert type(model.optimizer).__name__ == "GradientAccumulation"
+    logged = read_scalars(os.path.join(model_dir, "logs", "train"), "learning_rate")
+    assert sorted(logged) == list(range(8))
