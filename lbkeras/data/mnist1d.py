@@ -23,11 +23,11 @@ Example:
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
 import tensorflow as tf
 
+from lbkeras.atomic import write_atomically
 from lbkeras.checks import check_int
 from lbkeras.data import pipeline
 from lbkeras.data.base import Dataset, DatasetInfo
@@ -60,14 +60,7 @@ def load_mnist1d(
     if not os.path.exists(path):
         os.makedirs(cache_dir, exist_ok=True)
         arrays = _generate(num_train, num_test, seed)
-        handle, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".npz.tmp")
-        try:
-            with os.fdopen(handle, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_atomically(path, lambda f: np.savez(f, **arrays), binary=True)
     with np.load(path) as data:
         return (data["x"], data["y"]), (data["x_test"], data["y_test"])
 

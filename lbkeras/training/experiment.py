@@ -26,7 +26,6 @@ import dataclasses
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -36,6 +35,7 @@ import tensorflow as tf
 
 from lbkeras import callbacks as lb_callbacks
 from lbkeras import data, layers, models, optimizers, schedules
+from lbkeras.atomic import write_atomically
 from lbkeras.distribute import check_global_batch, keras_compat, make_strategy, worker_role
 from lbkeras.training.config import ExperimentConfig
 from lbkeras.training.recipe import build_optimizer, build_schedule, peak_learning_rate
@@ -113,7 +113,8 @@ def run(
     )
 
     paths = _Paths(config.model_dir, role)
-    if not config.resume and _backed_up_epoch(paths.backup):
+    initial_epoch = _backed_up_epoch(paths.backup)
+    if not config.resume and initial_epoch:
         raise ValueError(
             f"model_dir {config.model_dir} holds a backup to resume from, and resume is off: "
             "use a new --model_dir, or --resume"
@@ -121,7 +122,7 @@ def run(
     if role.is_chief:
         _check_model_dir(paths, config)
         os.makedirs(paths.root, exist_ok=True)
-        _write_atomic(paths.config, config.to_json())
+        write_atomically(paths.config, lambda f: f.write(config.to_json()))
     logging.info(
         "global batch %d over %d replicas (%d each): peak learning rate %g, %d steps "
         "(%d epochs of %d)",
@@ -160,7 +161,6 @@ def run(
                 ],
                 jit_compile=config.jit_compile,
             )
-        initial_epoch = _backed_up_epoch(paths.backup)
         train = _distributed(
             strategy, dataset, "train", config, steps, initial_epoch, one_hot, info.num_classes
         )
@@ -218,7 +218,7 @@ def run(
     os.makedirs(os.path.dirname(paths.model), exist_ok=True)
     _save_model_atomic(model, paths.model)
     if role.is_chief:
-        _write_atomic(paths.results, json.dumps(results, indent=2, sort_keys=True))
+        write_atomically(paths.results, lambda f: json.dump(results, f, indent=2, sort_keys=True))
     return results
 
 
@@ -338,18 +338,6 @@ def _hparams(config: ExperimentConfig) -> dict[str, Any]:
 
 def _last(values):
     return float(values[-1]) if values else float("nan")
-
-
-def _write_atomic(path: str, text: str) -> None:
-    handle, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-    try:
-        with os.fdopen(handle, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _save_model_atomic(model: keras.Model, path: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from lbkeras import optimizers, schedules
-from lbkeras.scaling import resolve_rule, scale_learning_rate
+from lbkeras.scaling import scale_learning_rate
 from lbkeras.training.config import ExperimentConfig
 
 # Optimizers whose `weight_decay` argument is lbkeras's coupled decay; the others get
@@ -23,11 +23,6 @@ def peak_learning_rate(config: ExperimentConfig) -> float:
         rule=config.lr_scaling,
         optimizer=config.optimizer,
     )
-
-
-def scaling_rule(config: ExperimentConfig) -> str:
-    """The rule actually applied (``auto`` resolved)."""
-    return resolve_rule(config.lr_scaling, config.optimizer)
 
 
 def build_schedule(
