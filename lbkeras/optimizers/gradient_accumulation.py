@@ -16,6 +16,7 @@ import keras
 from keras import ops
 
 from lbkeras.checks import check_int
+from lbkeras.optimizers.control import run_if
 from lbkeras.optimizers.wrapper import OptimizerWrapper
 
 
@@ -249,42 +250,3 @@ class GradientAccumulation(OptimizerWrapper):
             )
         return super().from_config(config, custom_objects=custom_objects)
 
-
-def run_if(condition, fn: Callable, *args, state: Sequence) -> None:
-    """Calls ``fn(*args)`` for its effect on variables only where ``condition`` holds.
-
-    ``fn`` may contain cross-replica calls (the wrapped optimizer's all-reduce and
-    update) and assign any of the variables in ``state``.
-
-    - JAX traces both branches of a ``cond`` and forbids assigning variables in them:
-      ``fn`` runs always, then the variables in ``state`` keep their old values where
-      ``condition`` is false (as Keras's JAX optimizer does for its accumulation).
-    - TensorFlow under a strategy that merges calls (``MirroredStrategy``) forbids a
-      ``cond`` around a ``merge_call`` in a replica context: branch in the cross-replica
-      context and re-enter the replicas, as Keras's ``LossScaleOptimizer`` does. The
-      ``args`` are passed through per replica; ``fn`` must not capture replica-local
-      tensors.
-    - Otherwise a plain ``keras.ops.cond``.
-    """
-    if keras.backend.backend() == "jax":
-        before = [ops.convert_to_tensor(v) for v in state]
-        fn(*args)
-        for variable, value in zip(state, before):
-            variable.assign(ops.where(condition, ops.convert_to_tensor(variable), value))
-        return
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf  # only on this backend: JAX-only machines have no TensorFlow
-
-        if not tf.__internal__.distribute.strategy_supports_no_merge_call():
-
-            def cross_replica(distribution, condition, *args):
-                condition = distribution.experimental_local_results(condition)[0]
-                ops.cond(
-                    condition,
-                    lambda: distribution.extended.call_for_each_replica(fn, args=args),
-                    lambda: None,
-                )
-
-            tf.distribute.get_replica_context().merge_call(cross_replica, args=(condition, *args))
-            return
-    ops.cond(condition, lambda: fn(*args), lambda: None)

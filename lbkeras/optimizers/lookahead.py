@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from lbkeras.optimizers.control import run_if
 from lbkeras.optimizers.wrapper import OptimizerWrapper
 
 
@@ -22,7 +23,10 @@ class Lookahead(OptimizerWrapper):
 
     The wrapped optimizer's state (momentum, moments) is kept across synchronisations,
     the paper's default. Between synchronisations the model holds the fast weights;
-    right after one, fast and slow weights are equal.
+    right after one, fast and slow weights are equal. The synchronisation runs only at
+    every ``k``-th step on TensorFlow (a ``cond``), so the other steps cost the wrapped
+    optimizer's step alone; on JAX it is computed and selected at every step (see
+    ``lbkeras.optimizers.control.run_if``).
 
     Args:
         optimizer: the ``keras.optimizers.Optimizer`` to wrap.
@@ -66,15 +70,19 @@ class Lookahead(OptimizerWrapper):
         # than by an initializer, because Keras may build the optimizer inside an
         # XLA-compiled train step, where an initial value cannot read another variable.
         first_step = ops.equal(ops.convert_to_tensor(self.iterations), 0)
-        phi = ops.where(first_step, ops.convert_to_tensor(variable), ops.convert_to_tensor(slow))
+        run_if(first_step, lambda: self.assign(slow, variable), state=[slow])
         super().update_step(gradient, variable, learning_rate)
         # The counter advances after the step: this is step number iterations + 1.
         sync = ops.equal(ops.mod(ops.convert_to_tensor(self.iterations) + 1, self.sync_period), 0)
-        fast = ops.convert_to_tensor(variable)
+        run_if(sync, self._synchronize, slow, variable, state=[slow, variable])
+
+    def _synchronize(self, slow, variable) -> None:
+        """``phi <- phi + alpha (w - phi)``, then ``w <- phi``."""
+        phi = ops.convert_to_tensor(slow)
         alpha = ops.cast(self.slow_step_size, phi.dtype)
-        new_slow = ops.where(sync, phi + alpha * (fast - phi), phi)
+        new_slow = phi + alpha * (ops.convert_to_tensor(variable) - phi)
         self.assign(slow, new_slow)
-        self.assign(variable, ops.where(sync, new_slow, fast))
+        self.assign(variable, new_slow)
 
     def get_config(self) -> dict:
         config = super().get_config()
