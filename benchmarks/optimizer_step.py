@@ -43,6 +43,7 @@ Run from the repository root:
     KERAS_BACKEND=jax python benchmarks/optimizer_step.py --quick   # 3 short rounds
     python benchmarks/optimizer_step.py --backend=jax --models=mlp --rounds=15 --steps=100
     python benchmarks/optimizer_step.py --json_out=/tmp/optimizer_step.json
+    python benchmarks/optimizer_step.py --models=mlp --batch_size=2048   # a larger batch
 """
 
 from __future__ import annotations
@@ -88,10 +89,17 @@ flags.DEFINE_bool(
     "quick", False, "Fast mode: 3 rounds, --round_seconds=0.2, 1 warm-up step, unless given."
 )
 flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"], "model.compile jit_compile.")
+flags.DEFINE_integer(
+    "batch_size",
+    0,
+    "Batch size for every model; 0: each model's own (cnn 64, mlp 256).",
+    lower_bound=0,
+)
 flags.DEFINE_integer("seed", 0, "Seed for the weights and the batch.")
 flags.DEFINE_string("json_out", None, "Also write the results as JSON to this path.")
 
-MAX_AUTO_STEPS = 250  # caps the tiled batch at about 200 MB
+MAX_AUTO_STEPS = 250
+MAX_TILED_BYTES = 200e6  # with --steps=0, caps the tiled batches at about 200 MB
 TARGETS = {
     ("lars", "sgd_momentum"): 1.15,
     ("lamb", "keras_lamb"): 1.05,
@@ -195,6 +203,7 @@ def timed_fit(model: keras.Model, data: tuple[np.ndarray, ...], batch_size: int)
 def compiled_models(name: str, warmup_steps: int) -> tuple[dict[str, keras.Model], dict]:
     """The model built from the same seed for each optimizer, compiled, warmed up."""
     build, batch_size = MODELS[name]
+    batch_size = FLAGS.batch_size or batch_size
     jit_compile = {"auto": "auto", "true": True, "false": False}[FLAGS.jit_compile]
     models, warmup_s = {}, {}
     for opt_name, make_optimizer in OPTIMIZERS.items():
@@ -224,12 +233,14 @@ def round_order(r: int) -> list[str]:
 
 
 def benchmark_model(name: str, steps: int, rounds: int, round_seconds: float) -> dict:
-    batch_size = MODELS[name][1]
+    batch_size = FLAGS.batch_size or MODELS[name][1]
     models, warmup_s = compiled_models(name, FLAGS.warmup_steps)
     first = models["sgd_momentum"]
     if not steps:  # enough steps for about round_seconds, judged from a short fit
         probe_ms = timed_fit(first, repeated_batch(first, batch_size, 3), batch_size)
-        steps = 1 + min(MAX_AUTO_STEPS, max(3, round(1e3 * round_seconds / probe_ms)))
+        x = repeated_batch(first, batch_size, 1)[0]
+        max_steps = min(MAX_AUTO_STEPS, int(MAX_TILED_BYTES // x.nbytes))
+        steps = 1 + min(max_steps, max(3, round(1e3 * round_seconds / probe_ms)))
     data = repeated_batch(first, batch_size, steps)
 
     times: dict[str, list[float]] = {opt_name: [] for opt_name in models}

@@ -27,7 +27,7 @@ BACKEND_INDEPENDENT = [
     "tests/optimizers/agc_test.py",
     "tests/optimizers/wrapper_test.py",
     "tests/optimizers/gradient_accumulation_test.py",
-    "tests/training/sam_test.py",
+    "tests/models/sam_test.py",
     "tests/layers/ghost_batch_norm_test.py",
     *sorted(
         os.path.relpath(path, ROOT)
@@ -57,3 +57,46 @@ def test_backend_independent_files_do_not_import_tensorflow():
     for path in BACKEND_INDEPENDENT:
         with open(os.path.join(ROOT, path)) as f:
             assert "import tensorflow" not in f.read(), path
+
+
+# A JAX-only machine (the GPU machines here have no TensorFlow): importing TensorFlow
+# fails, and everything `import lbkeras` offers for training a model must still work.
+_WITHOUT_TENSORFLOW = """
+import importlib.abc, sys
+
+class NoTensorFlow(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] == "tensorflow":
+            raise ImportError(f"No module named {name!r} (blocked by the test)")
+
+sys.meta_path.insert(0, NoTensorFlow())
+import keras, numpy as np, lbkeras
+
+schedule = lbkeras.schedules.Warmup(0.05, warmup_steps=2)
+sgd = keras.optimizers.SGD(schedule, momentum=0.9)
+noisy = lbkeras.optimizers.GradientNoise(sgd, eta=1e-4, seed=0)
+optimizer = lbkeras.optimizers.GradientAccumulation(
+    lbkeras.optimizers.Lookahead(lbkeras.optimizers.TrustRatio(noisy, trust_coefficient=1.0)), 2)
+inputs = keras.Input((4,))
+hidden = lbkeras.layers.GhostBatchNormalization(virtual_batch_size=4)(keras.layers.Dense(8)(inputs))
+model = lbkeras.models.SAMModel(inputs, keras.layers.Dense(1)(hidden), rho=0.05)
+model.compile(optimizer=optimizer, loss="mse")
+x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+losses = model.fit(x, x @ np.ones((4, 1), "float32"), batch_size=8, epochs=4, verbose=0).history["loss"]
+print("tensorflow imported:", "tensorflow" in sys.modules, "losses:", losses)
+assert "tensorflow" not in sys.modules and losses[-1] < losses[0], losses
+"""
+
+
+def test_lbkeras_trains_where_tensorflow_cannot_be_imported():
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    result = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_TENSORFLOW],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "tensorflow imported: False" in result.stdout, result.stdout

@@ -15,6 +15,9 @@ Registered names (:func:`get`, :func:`names`) and their options:
   ``"_v2"``: :func:`resnet` (``zero_init_residual_gamma``, ``synchronized_batch_norm``,
   ``bn_momentum``).
 
+Also here: :class:`SAMModel` and :func:`with_sam`, a ``keras.Model`` whose ``fit`` takes
+sharpness-aware steps (any model, registered or not).
+
 Example:
     >>> model = get("resnet50", input_shape=(224, 224, 3), num_classes=1000,
     ...             zero_init_residual_gamma=True)
@@ -34,9 +37,20 @@ import keras
 from lbkeras.models.mlp import mlp
 from lbkeras.models.mnist1d_cnn import mnist1d_cnn
 from lbkeras.models.resnet import DEPTHS, VERSIONS, resnet, resnet_name
+from lbkeras.models.sam import SAMModel, with_sam
 from lbkeras.registry import Registry
 
-__all__ = ["MODELS", "get", "mlp", "mnist1d_cnn", "names", "options", "resnet"]
+__all__ = [
+    "MODELS",
+    "SAMModel",
+    "get",
+    "mlp",
+    "mnist1d_cnn",
+    "names",
+    "options",
+    "resnet",
+    "with_sam",
+]
 
 MODELS = Registry("model")
 MODELS.add("mnist1d_cnn", mnist1d_cnn)

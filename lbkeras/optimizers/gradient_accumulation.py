@@ -249,4 +249,3 @@ class GradientAccumulation(OptimizerWrapper):
                 config["steps"], custom_objects=custom_objects
             )
         return super().from_config(config, custom_objects=custom_objects)
-

@@ -119,7 +119,8 @@ class TrustRatio(OptimizerWrapper):
         ratio = trust_ratio(
             w_norm, u_norm, self.trust_coefficient * lr * w_norm, u_norm + lr * self.epsilon
         )
-        self.assign(variable, before + ratio * update)
+        # w + (ratio - 1) u, in place: one pass over the variable fewer than w0 + ratio u.
+        self.assign_add(variable, (ratio - 1) * update)
 
     def get_config(self) -> dict:
         config = super().get_config()

@@ -39,7 +39,6 @@ from lbkeras.atomic import write_atomically
 from lbkeras.distribute import check_global_batch, keras_compat, make_strategy, worker_role
 from lbkeras.training.config import ExperimentConfig
 from lbkeras.training.recipe import build_optimizer, build_schedule, peak_learning_rate
-from lbkeras.training.sam import with_sam
 
 _POLICIES = {"none": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
 
@@ -149,7 +148,7 @@ def run(
             if config.ghost_batch_size:
                 model = layers.use_ghost_batch_norm(model, config.ghost_batch_size)
             if config.sam_rho:
-                model = with_sam(model, config.sam_rho)
+                model = models.with_sam(model, config.sam_rho)
             one_hot = config.label_smoothing > 0 or getattr(dataset, "soft_labels", False)
             model.compile(
                 optimizer=build_optimizer(config, schedule),

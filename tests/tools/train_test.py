@@ -8,8 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-import lbkeras  # noqa: F401  (registers LARS & co. for load_model)
-import lbkeras.training.sam  # noqa: F401  (registers SAMModel, as a user must too)
+import lbkeras  # noqa: F401  (registers LARS & co. and SAMModel for load_model)
 from tests.event_files import read_scalars
 from tests.tools.cli import ROOT, TRAIN, results, train
 

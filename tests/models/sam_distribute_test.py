@@ -6,8 +6,8 @@ update is the mean of the replicas' SAM gradients (Foret et al. 2021, section 4.
 
 import numpy as np
 
+from tests.models.sam_common import RHO, data, fit, linear, mse_gradients, sgd_momentum, weights
 from tests.optimizers import reference
-from tests.training.common import RHO, data, fit, linear, mse_gradients, sgd_momentum, weights
 
 
 def _m_sharpness(halves):

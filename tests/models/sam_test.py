@@ -12,9 +12,8 @@ import keras
 import numpy as np
 import pytest
 
-from lbkeras.training.sam import SAMModel, sam_perturbation, with_sam
-from tests.optimizers import reference
-from tests.training.common import (
+from lbkeras.models.sam import SAMModel, sam_perturbation, with_sam
+from tests.models.sam_common import (
     LR,
     MOMENTUM,
     RHO,
@@ -25,6 +24,7 @@ from tests.training.common import (
     sgd_momentum,
     weights,
 )
+from tests.optimizers import reference
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -143,7 +143,7 @@ def test_config_round_trip():
 
 _CONTINUE = (
     "import sys\n"
-    "import lbkeras.training.sam  # registers SAMModel\n"
+    "import lbkeras  # registers SAMModel\n"
     "from tests.optimizers.continue_training import main\n"
     "main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])\n"
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from lbkeras.training.sam import SAMModel
+from lbkeras.models.sam import SAMModel
 from tests.optimizers import reference
 
 RHO, LR, MOMENTUM = 0.3, 0.1, 0.9
