@@ -12,6 +12,9 @@ Dense layer, 8 steps of batch 64 per epoch) each case must
    differs: TensorFlow's stateless RNG picks another algorithm under XLA, so with
    GradientNoise the XLA run draws other (equally seeded) noise and only converges.
 
+The cases and their NumPy references live in ``cases.py``; matching the reference step by
+step, on every Keras backend, is ``conformance_reference_test.py``.
+
 To keep the file fast: one ``model.fit`` run per case, interrupted by ``model.save``,
 serves checks 1 to 3; one new process continues all saved models; and checks 3 and 4
 train all cases in one traced function, with the step Keras's ``train_step`` takes
@@ -31,51 +34,13 @@ import pytest
 import tensorflow as tf
 
 from lbkeras import optimizers
-from lbkeras.optimizers import (
-    LAMB,
-    LARS,
-    AdaptiveGradientClipping,
-    GradientAccumulation,
-    GradientNoise,
-    Lookahead,
-    OptimizerWrapper,
-    PiecewiseConstantSteps,
-    TrustRatio,
-)
+from lbkeras.optimizers import OptimizerWrapper
+from tests.optimizers.cases import CASES, NOISY, REFERENCES, data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SGD = keras.optimizers.SGD
-
-CASES = {
-    "lars": lambda: LARS(1.0, momentum=0.9, trust_coefficient=0.1),
-    "lamb": lambda: LAMB(0.2),
-    "trust_ratio": lambda: TrustRatio(SGD(0.5, momentum=0.9), trust_coefficient=0.1),
-    "gradient_noise": lambda: GradientNoise(SGD(0.05, momentum=0.9), eta=0.1, seed=0),
-    "lookahead": lambda: Lookahead(SGD(0.05, momentum=0.9)),
-    "agc": lambda: AdaptiveGradientClipping(SGD(0.05, momentum=0.9), 0.3, exclude="bias"),
-    "trust_ratio(gradient_noise(sgd))": lambda: TrustRatio(
-        GradientNoise(SGD(0.5, momentum=0.9), seed=0), trust_coefficient=0.1
-    ),
-    "lookahead(lamb)": lambda: Lookahead(LAMB(0.2)),
-    "agc(lookahead(sgd))": lambda: AdaptiveGradientClipping(
-        Lookahead(SGD(0.05, momentum=0.9)), 0.3, exclude="bias"
-    ),
-    # 1 micro-batch per update for 3 updates, then 2: saved between two micro-batches.
-    "gradient_accumulation(lookahead(sgd))": lambda: GradientAccumulation(
-        Lookahead(SGD(0.1, momentum=0.9)), PiecewiseConstantSteps([3], [1, 2])
-    ),
-}
-NOISY = {"gradient_noise", "trust_ratio(gradient_noise(sgd))"}
 EPOCHS = 2  # before the save, and again after it: 2 x 2 x 8 = 32 steps
 # Updates taken by the save where they are not the steps (micro-batches): 3 + 13 // 2.
 UPDATES_AT_SAVE = {"gradient_accumulation(lookahead(sgd))": 9}
-
-
-def _data():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(512, 4)).astype(np.float32)
-    y = (x @ np.array([[1.0], [-2.0], [3.0], [0.5]]) + 1.0).astype(np.float32)
-    return x, y
 
 
 def _loss(weights, x, y) -> float:
@@ -113,7 +78,7 @@ class Run:
 def one_device(tmp_path_factory):
     """Per case: EPOCHS epochs, model.save, EPOCHS more epochs, on one device."""
     folder = tmp_path_factory.mktemp("conformance")
-    x, y = _data()
+    x, y = data()
     np.savez(folder / "data.npz", x=x, y=y)
     runs = {}
     for i, name in enumerate(CASES):
@@ -165,12 +130,13 @@ def test_every_lbkeras_optimizer_and_wrapper_has_a_case():
     }
     bases = {optimizers.LayerwiseOptimizer, OptimizerWrapper}
     assert ours - bases <= covered, sorted(c.__name__ for c in ours - bases - covered)
+    assert set(REFERENCES) == set(CASES)  # each case has its NumPy reference
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_converges_on_a_quadratic(name, one_device):
     run = one_device[name]
-    x, y = _data()
+    x, y = data()
     assert _loss(run.final, x, y) < 0.1 * _loss(run.initial, x, y)
 
 
@@ -187,7 +153,7 @@ def test_save_load_in_new_process_continues_identically(name, one_device, contin
 
 def _train_all_cases(strategy, epochs, jit_compile=False) -> dict:
     """Each case's weights after ``epochs`` epochs, all cases trained in one function."""
-    x, y = _data()
+    x, y = data()
     with strategy.scope():
         models = [_compiled(name) for name in CASES]
         if strategy.num_replicas_in_sync > 1:  # as model.fit: built eagerly under a strategy,
@@ -234,7 +200,7 @@ def test_mirrored_matches_one_device(name, one_device, mirrored_runs):
 def test_jit_compile(name, one_device, xla_runs):
     run, weights = one_device[name], xla_runs[name]
     if name in NOISY:
-        x, y = _data()
+        x, y = data()
         assert _loss(weights, x, y) < 0.1 * _loss(run.initial, x, y)
         return
     for ours, graph in zip(weights, run.final):
@@ -243,7 +209,7 @@ def test_jit_compile(name, one_device, xla_runs):
 
 def test_model_fit_under_mirrored_strategy_matches_one_device(one_device, mirrored_strategy):
     name = "trust_ratio(gradient_noise(sgd))"
-    x, y = _data()
+    x, y = data()
     with mirrored_strategy.scope():
         model = _compiled(name)
     for ours, single in zip(_fit(model, x, y, EPOCHS), one_device[name].saved_weights):
