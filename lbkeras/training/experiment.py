@@ -200,18 +200,28 @@ def run(
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
+    training = {
+        "train_loss": _last(history.history.get("loss")),
+        "train_accuracy": _last(history.history.get("accuracy")),
+        "examples_per_second": throughput.examples_per_second,
+        "wall_seconds": wall,
+    }
+    if not history.epoch and role.is_chief and os.path.exists(paths.results):
+        # The backup says the run had finished: nothing was trained now, so the training
+        # figures are the finished run's (evaluation is repeated, on the same weights).
+        logging.info("the run in %s had finished; re-evaluated only", config.model_dir)
+        with open(paths.results) as f:
+            previous = json.load(f)
+        training.update({key: previous[key] for key in training if key in previous})
     results = {
         "eval_loss": float(metrics["loss"]),
         "eval_accuracy": float(metrics["accuracy"]),
-        "train_loss": _last(history.history.get("loss")),
-        "train_accuracy": _last(history.history.get("accuracy")),
+        **training,
         "steps": int(model.optimizer.iterations.numpy()),
         "epochs": steps.epochs,
         "global_batch_size": config.global_batch_size,
         "num_replicas": steps.num_replicas,
         "peak_learning_rate": peak_learning_rate(config),
-        "examples_per_second": throughput.examples_per_second,
-        "wall_seconds": wall,
     }
     # Every worker saves (as TF's multi-worker guide asks); only the chief's is the result.
     os.makedirs(os.path.dirname(paths.model), exist_ok=True)
@@ -250,7 +260,7 @@ def _check_model_dir(paths: _Paths, config: ExperimentConfig) -> None:
     with open(paths.config) as f:
         previous = json.load(f)
     current = json.loads(config.to_json())
-    ignored = {"verbose", "resume"}
+    ignored = {"verbose", "resume", "model_dir"}  # a moved model_dir is the same run
     changed = sorted(k for k in current if k not in ignored and previous.get(k) != current[k])
     if changed:
         raise ValueError(

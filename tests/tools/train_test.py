@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 
 import keras
 import numpy as np
@@ -39,6 +40,19 @@ def test_run_writes_config_results_model_and_logs(finished_run):
     model = keras.saving.load_model(os.path.join(model_dir, "model.keras"))
     assert int(model.optimizer.iterations.numpy()) == 48
     assert not [name for name in os.listdir(model_dir) if name.startswith(".tmp")]
+
+
+def test_rerunning_a_finished_run_keeps_its_results(finished_run, data_dir, tmp_path):
+    model_dir = str(tmp_path / "again")
+    shutil.copytree(finished_run[0], model_dir)
+    before = results(model_dir)
+    again = train(model_dir, data_dir, "--epochs=6")
+    assert again.returncode == 0, again.stderr[-3000:]
+    after = results(model_dir)
+    assert after["steps"] == 48  # no step more
+    for key in ("train_loss", "train_accuracy", "examples_per_second", "wall_seconds"):
+        assert after[key] == before[key], key  # the finished run's, not NaN
+    np.testing.assert_allclose(after["eval_accuracy"], before["eval_accuracy"], rtol=1e-6)
 
 
 def test_tensorboard_learning_rate_matches_the_schedule(finished_run):
