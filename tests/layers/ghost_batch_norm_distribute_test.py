@@ -1,0 +1,87 @@
+"""GhostBatchNormalization in training: under MirroredStrategy, and reloaded in a new process.
+
+Ghost batches on one device compute what per-replica batch norm computes on several
+devices: with a global batch of 16 over 2 replicas (tests/conftest.py), each replica
+normalises its 8 examples; one device with ``virtual_batch_size=8`` normalises the same
+two groups of 8. So the two runs must end with the same weights and moving statistics
+(the layer averages its moving statistics over the replicas), and plain batch norm over
+the 16 must not. The same holds for ghost batches of 4 inside each replica's 8.
+"""
+
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from lbkeras.layers import GhostBatchNormalization
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _data(n=64):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 4)).astype(np.float32)
+    x[: n // 2] += 3.0  # groups with different statistics
+    return x, (x @ np.array([[1.0], [-2.0], [0.5], [1.5]])).astype(np.float32)
+
+
+def _model(virtual_batch_size):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((4,))
+    x = keras.layers.Dense(8)(inputs)
+    if virtual_batch_size:
+        x = GhostBatchNormalization(virtual_batch_size, momentum=0.9)(x)
+    else:
+        x = keras.layers.BatchNormalization(momentum=0.9)(x)
+    outputs = keras.layers.Dense(1)(keras.layers.ReLU()(x))
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9), loss="mse")
+    return model
+
+
+def _trained(model, x, y, batch_size, epochs=2):
+    model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0)
+    return [keras.ops.convert_to_numpy(w) for w in model.weights]
+
+
+@pytest.mark.parametrize("virtual_batch_size", [8, 4])
+def test_ghost_batches_on_one_device_equal_batch_norm_per_replica(
+    mirrored_strategy, virtual_batch_size
+):
+    x, y = _data()
+    one_device = _trained(_model(virtual_batch_size), x, y, 16)
+    with mirrored_strategy.scope():  # 8 per replica: 1 or 2 ghost batches each
+        per_replica = _trained(_model(virtual_batch_size), x, y, 16)
+    for a, b in zip(one_device, per_replica):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)  # float32 sums in another order
+    whole_batch = _trained(_model(None), x, y, 16)
+    assert not all(np.allclose(a, b, atol=1e-4) for a, b in zip(one_device, whole_batch))
+
+
+_CONTINUE = (
+    "import sys\n"
+    "from tests.optimizers.continue_training import main\n"
+    "main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])\n"
+)
+
+
+def test_save_load_in_a_new_process_continues_identically(tmp_path):
+    x, y = _data(128)
+    model = _model(16)
+    _trained(model, x, y, 64, epochs=1)
+    model.save(tmp_path / "ghost.keras")
+    uninterrupted = _trained(model, x, y, 64, epochs=1)  # continue_training uses batch 64
+    np.savez(tmp_path / "data.npz", x=x, y=y)
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    arguments = [str(tmp_path / name) for name in ("ghost.keras", "data.npz")]
+    command = [sys.executable, "-c", _CONTINUE, *arguments, "1", str(tmp_path / "out.npz")]
+    subprocess.run(command, check=True, env=env, cwd=ROOT, timeout=300)
+    out = np.load(tmp_path / "out.npz")
+    for i, value in enumerate(uninterrupted):
+        np.testing.assert_allclose(out[f"weight_{i}"], value, rtol=1e-6, atol=1e-7)
+    loaded = keras.saving.load_model(tmp_path / "ghost.keras")
+    assert type(loaded.layers[2]) is GhostBatchNormalization
+    assert loaded.layers[2].virtual_batch_size == 16
