@@ -23,7 +23,14 @@ Keras 3 ``model.fit`` under ``MultiWorkerMirroredStrategy`` is broken upstream
    scalar metrics, which have no axis 0. Fix: reduce scalars with ``axis=None``
    (the mean over replicas, as on one worker).
 
-:func:`apply` patches all three, once, and only for the Keras versions they were
+A fourth bug is not about multi-worker runs: Keras 3 creates ``BatchNormalization``'s
+moving statistics with aggregation "none", so under any ``MirroredStrategy`` the
+replicas' copies of them drift apart (each replica updates its own), evaluation runs
+each replica with its own copy, and the saved model holds replica 0's. Fix: create them
+with aggregation "mean" (tf.keras 2's choice), so every update is averaged over the
+replicas (:func:`lbkeras.layers.ghost_batch_norm.averaged_moving_statistics`).
+
+:func:`apply` patches all four, once, and only for the Keras versions they were
 verified against (``TESTED_KERAS``); with a newer Keras it leaves Keras alone and
 warns, so a fixed upstream is never patched blindly. The multi-worker test
 (``tests/distribute/multi_worker_test.py``) shows whether the patch is still needed.
@@ -54,7 +61,8 @@ def needs_multi_worker_fix(version: tuple[int, int] | None = None) -> bool:
 
 
 def apply() -> bool:
-    """Patches Keras's TensorFlow trainer for multi-worker ``fit``; returns whether it did."""
+    """Patches Keras for multi-worker ``fit`` and averaged batch-norm statistics; returns
+    whether it did."""
     global _applied
     if _applied:
         return True
@@ -116,8 +124,23 @@ def apply() -> bool:
 
     tf_trainer.reduce_per_replica = reduce_per_replica
     tf_trainer.TensorFlowTrainer._maybe_symbolic_build = maybe_symbolic_build
+    _average_batch_norm_statistics()
     _applied = True
     return True
+
+
+def _average_batch_norm_statistics() -> None:
+    """``BatchNormalization`` layers built from now on average their moving statistics."""
+    from lbkeras.layers.ghost_batch_norm import averaged_moving_statistics
+
+    batch_norm = keras.layers.BatchNormalization
+    original_add_weight = batch_norm.add_weight
+
+    @functools.wraps(original_add_weight)
+    def add_weight(self, *args, **kwargs):
+        return original_add_weight(self, *args, **averaged_moving_statistics(kwargs))
+
+    batch_norm.add_weight = add_weight
 
 
 def _fully_built(model) -> bool:

@@ -5,7 +5,23 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-MOVING_STATISTICS = ("moving_mean", "moving_variance")
+MOVING_STATISTICS = ("moving_mean", "moving_variance", "moving_stddev")
+
+
+def averaged_moving_statistics(add_weight_kwargs: dict) -> dict:
+    """``add_weight`` arguments with the moving statistics averaged over replicas.
+
+    Keras 3 (checked up to 3.15) creates ``BatchNormalization``'s moving statistics with
+    aggregation "none". Under ``MirroredStrategy`` each replica then updates its own copy
+    of the mirrored variable: the copies drift apart, each replica evaluates with its
+    own, and the saved model holds replica 0's. With aggregation "mean" (tf.keras 2's
+    choice) every update is averaged over the replicas, so all copies agree. Used by
+    :class:`GhostBatchNormalization` and, for ``BatchNormalization``, by
+    ``lbkeras.distribute.keras_compat``.
+    """
+    if add_weight_kwargs.get("name") in MOVING_STATISTICS:
+        return {**add_weight_kwargs, "aggregation": "mean"}
+    return add_weight_kwargs
 
 
 @keras.saving.register_keras_serializable(package="lbkeras")
@@ -62,11 +78,8 @@ class GhostBatchNormalization(keras.layers.BatchNormalization):
 
     def add_weight(self, *args, **kwargs):
         # The moving statistics are averaged over replicas at every update, so that all
-        # copies agree and equal the one-device statistics (Keras 3.15 creates them with
-        # aggregation "none": each replica's copy drifts and replica 0's is saved).
-        if kwargs.get("name") in MOVING_STATISTICS:
-            kwargs["aggregation"] = "mean"
-        return super().add_weight(*args, **kwargs)
+        # copies agree and equal the one-device statistics.
+        return super().add_weight(*args, **averaged_moving_statistics(kwargs))
 
     def call(self, inputs, training=None, mask=None):
         batch = inputs.shape[0]

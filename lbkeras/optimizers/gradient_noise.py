@@ -36,9 +36,10 @@ class GradientNoise(OptimizerWrapper):
 
     Cost: one Gaussian draw per parameter per step, independent of the batch size, so
     its share of a step falls as the batch grows. On a 2-core CPU, TensorFlow's fastest
-    normal kernel (Philox + Box-Muller) takes ~11 ns per draw, which made the MLP of
-    ``benchmarks/optimizer_step.py`` (2.2M parameters) 1.53x slower than its SGD at batch
-    256 and 1.08x at batch 2048; on an accelerator the draw is memory-bound and cheap.
+    normal kernel (Philox + Box-Muller) takes ~11 ns per draw (24 ms for 2.2M), which
+    made the MLP of ``benchmarks/optimizer_step.py`` (2.2M parameters) 1.53-1.59x slower
+    than its SGD at batch 256 and 1.08-1.14x at batch 2048, and the small CNN (79k
+    parameters) 0.99x; on an accelerator the draw is memory-bound and cheap.
 
     Args:
         optimizer: the ``keras.optimizers.Optimizer`` to wrap.
