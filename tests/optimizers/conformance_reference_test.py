@@ -4,10 +4,12 @@ On the least-squares problem of ``conformance_test.py``, mini-batches of 64 in t
 the Keras optimizer gets the exact gradient at its own weights, the reference (built
 only from ``reference.py``'s formulas) at its own, and after every step both must hold
 the same weights. 14 steps: two Lookahead synchronisations, and the accumulation's
-switch from 1 to 2 micro-batches per update. Backend-independent: also run with
-KERAS_BACKEND=jax (tests/backend_jax_test.py).
+switch from 1 to 2 micro-batches per update. And through ``model.fit``: each case
+converges, and a saved and reloaded model continues as the original. Backend-independent:
+also run with KERAS_BACKEND=jax (tests/backend_jax_test.py).
 """
 
+import keras
 import numpy as np
 import pytest
 
@@ -35,3 +37,27 @@ def test_matches_numpy_reference(name):
                 values([variable])[0], value, rtol=1e-4, atol=1e-5, err_msg=f"{name} step {step}"
             )
     assert not np.allclose(expected[0], init[0])  # it moved
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_converges_and_reloads_with_its_state(name, tmp_path):
+    """Also on every backend: ``model.fit`` converges, and ``model.save`` +
+    ``load_model`` (here in-process; a new process in conformance_test.py, TensorFlow)
+    restores the state, so that the reloaded model continues exactly as the original."""
+    x, y = data()
+    # The start of conformance_test.py (TensorFlow's Glorot draw for seed 0), on every backend.
+    kernel = keras.initializers.Constant([[0.0344], [-0.4183], [0.7425], [-0.8619]])
+    dense = keras.layers.Dense(1, kernel_initializer=kernel, name="dense")
+    model = keras.Sequential([keras.Input((4,)), dense])
+    model.compile(optimizer=CASES[name](), loss="mse")
+    fit = dict(batch_size=64, epochs=2, shuffle=False, verbose=0)
+    initial_loss = model.evaluate(x, y, verbose=0)
+    model.fit(x, y, **fit)
+    model.save(tmp_path / "model.keras")
+    model.fit(x, y, **fit)
+    assert model.evaluate(x, y, verbose=0) < 0.1 * initial_loss  # as conformance_test.py
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert type(loaded.optimizer) is type(model.optimizer)
+    loaded.fit(x, y, **fit)
+    for a, b in zip(values(loaded.weights), values(model.weights)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
