@@ -32,6 +32,9 @@ CASES: dict[str, Callable[[], keras.optimizers.Optimizer]] = {
     "lars": lambda: LARS(1.0, momentum=0.9, trust_coefficient=0.1),
     "lamb": lambda: LAMB(0.2),
     "trust_ratio": lambda: TrustRatio(SGD(0.5, momentum=0.9), trust_coefficient=0.1),
+    "trust_ratio(scale=gradient)": lambda: TrustRatio(
+        SGD(1.0, momentum=0.9), trust_coefficient=0.1, scale="gradient"
+    ),
     "gradient_noise": lambda: GradientNoise(SGD(0.05, momentum=0.9), eta=0.1, seed=NOISE_SEED),
     "lookahead": lambda: Lookahead(SGD(0.05, momentum=0.9)),
     "agc": lambda: AdaptiveGradientClipping(SGD(0.05, momentum=0.9), 0.3, exclude="bias"),
@@ -74,13 +77,13 @@ class Sgd:
 
 
 class Lars:
-    def __init__(self, lr, momentum, coef):
-        self.lr, self.momentum, self.coef, self.v = lr, momentum, coef, {}
+    def __init__(self, lr, momentum, coef, eps=1e-9):
+        self.lr, self.momentum, self.coef, self.eps, self.v = lr, momentum, coef, eps, {}
 
     def update(self, i, w, g, t):
         w, self.v[i] = reference.lars_step(
             w, g, self.v.get(i, 0.0), self.lr, momentum=self.momentum, eta=self.coef, beta=0.0,
-            eps=1e-9,
+            eps=self.eps,
         )  # fmt: skip
         return w
 
@@ -158,6 +161,7 @@ REFERENCES = {
     "lars": lambda: Lars(1.0, 0.9, 0.1),
     "lamb": lambda: Lamb(0.2),
     "trust_ratio": lambda: TrustRatioRef(Sgd(0.5, 0.9), 0.1),
+    "trust_ratio(scale=gradient)": lambda: Lars(1.0, 0.9, 0.1, eps=0.0),  # LARS exactly
     "gradient_noise": lambda: NoiseRef(Sgd(0.05, 0.9), eta=0.1),
     "lookahead": lambda: LookaheadRef(Sgd(0.05, 0.9)),
     "agc": lambda: AgcRef(Sgd(0.05, 0.9), 0.3),

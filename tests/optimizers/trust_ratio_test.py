@@ -160,6 +160,46 @@ def test_sgd_momentum_equals_lars_at_the_first_step_only():
     np.testing.assert_allclose(cosine(kernel, sgd_step), 1.0, atol=1e-6)
 
 
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_gradient_scale_around_sgd_momentum_equals_lars_at_every_step(nesterov):
+    init = _layer()
+    grads = _grads(init, zero_steps=(2,))
+    grads[1] = [3.0 * g for g in grads[1]]  # another gradient norm, another ratio
+    sgd = keras.optimizers.SGD(0.5, momentum=0.9, nesterov=nesterov)
+    wrapped = TrustRatio(sgd, trust_coefficient=0.02, epsilon=1e-3, scale="gradient")
+    lars = LARS(0.5, momentum=0.9, nesterov=nesterov, trust_coefficient=0.02, epsilon=1e-3)
+    for step in _side_by_side(wrapped, lars, init, grads):
+        for ours, theirs in step:
+            np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "kwargs, adapts",
+    [
+        (dict(), [True, True, True]),
+        (dict(exclude_from_layer_adaptation="gamma"), [True, True, False]),
+        (dict(exclude_1d_variables=True), [True, False, False]),
+    ],
+)
+def test_gradient_scale_matches_lars_reference(kwargs, adapts):
+    init = _layer()
+    sgd = keras.optimizers.SGD(0.5, momentum=0.9)
+    optimizer = TrustRatio(sgd, 0.02, epsilon=1e-3, scale="gradient", **kwargs)
+    velocities = {}
+
+    def step(t, weights, grads):
+        out = []
+        for i, (w, g) in enumerate(zip(weights, grads)):
+            w, velocities[i] = reference.lars_step(
+                w, g, velocities.get(i, 0.0), 0.5, momentum=0.9, eta=0.02, beta=0.0,
+                eps=1e-3, adapt=adapts[i],
+            )  # fmt: skip
+            out.append(w)
+        return out
+
+    run_against_reference(optimizer, init, _grads(init, zero_steps=(3,)), step)
+
+
 def test_adam_with_zero_epsilon_equals_lamb_at_every_step():
     init = _layer()
     grads = _grads(init, zero_steps=(3,))
@@ -189,6 +229,7 @@ def test_config_round_trip():
         epsilon=1e-9,
         exclude_from_layer_adaptation=["bias"],
         exclude_1d_variables=True,
+        scale="gradient",
     )
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(optimizer))
     assert type(restored) is TrustRatio
@@ -202,6 +243,7 @@ def test_config_round_trip():
         dict(trust_coefficient=0.0),
         dict(epsilon=-1.0),
         dict(exclude_from_layer_adaptation=["("]),
+        dict(scale="momentum"),
     ],
 )
 def test_bad_arguments(bad):
