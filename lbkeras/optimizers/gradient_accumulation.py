@@ -193,6 +193,11 @@ class GradientAccumulation(OptimizerWrapper):
                 )
                 for variable in var_list
             ]
+        # Tracked explicitly: a LossScaleOptimizer builds this one with attribute tracking
+        # off, and untracked state would be neither saved nor threaded through JAX's
+        # stateless step (where the accumulation would then never complete).
+        for variable in (self._accumulated, *self._accumulators):
+            self._track_variable(variable)
 
     def steps_for_next_update(self):
         """The micro-batches of the current accumulation: ``steps`` at the update count."""

@@ -39,25 +39,56 @@ def test_matches_numpy_reference(name):
     assert not np.allclose(expected[0], init[0])  # it moved
 
 
+FIT = dict(batch_size=64, epochs=2, shuffle=False, verbose=0)
+
+
+def _compiled(optimizer) -> keras.Model:
+    # The start of conformance_test.py (TensorFlow's Glorot draw for seed 0), on every backend.
+    kernel = keras.initializers.Constant([[0.0344], [-0.4183], [0.7425], [-0.8619]])
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, kernel_initializer=kernel)])
+    model.compile(optimizer=optimizer, loss="mse")
+    return model
+
+
+def _fit_save_fit(optimizer, path):
+    """2 epochs, ``model.save(path)``, 2 more epochs: the model and the loss before training."""
+    x, y = data()
+    model = _compiled(optimizer)
+    initial_loss = model.evaluate(x, y, verbose=0)
+    model.fit(x, y, **FIT)
+    model.save(path)
+    model.fit(x, y, **FIT)
+    return model, initial_loss
+
+
+def _continue_loaded(path, model) -> None:
+    """The model saved at ``path``, reloaded and trained 2 epochs, ends where ``model`` did."""
+    loaded = keras.saving.load_model(path)
+    assert type(loaded.optimizer) is type(model.optimizer)
+    loaded.fit(*data(), **FIT)
+    for a, b in zip(values(loaded.weights), values(model.weights)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
 @pytest.mark.parametrize("name", CASES)
 def test_converges_and_reloads_with_its_state(name, tmp_path):
     """Also on every backend: ``model.fit`` converges, and ``model.save`` +
     ``load_model`` (here in-process; a new process in conformance_test.py, TensorFlow)
     restores the state, so that the reloaded model continues exactly as the original."""
-    x, y = data()
-    # The start of conformance_test.py (TensorFlow's Glorot draw for seed 0), on every backend.
-    kernel = keras.initializers.Constant([[0.0344], [-0.4183], [0.7425], [-0.8619]])
-    dense = keras.layers.Dense(1, kernel_initializer=kernel, name="dense")
-    model = keras.Sequential([keras.Input((4,)), dense])
-    model.compile(optimizer=CASES[name](), loss="mse")
-    fit = dict(batch_size=64, epochs=2, shuffle=False, verbose=0)
-    initial_loss = model.evaluate(x, y, verbose=0)
-    model.fit(x, y, **fit)
-    model.save(tmp_path / "model.keras")
-    model.fit(x, y, **fit)
-    assert model.evaluate(x, y, verbose=0) < 0.1 * initial_loss  # as conformance_test.py
-    loaded = keras.saving.load_model(tmp_path / "model.keras")
-    assert type(loaded.optimizer) is type(model.optimizer)
-    loaded.fit(x, y, **fit)
-    for a, b in zip(values(loaded.weights), values(model.weights)):
+    model, initial_loss = _fit_save_fit(CASES[name](), tmp_path / "model.keras")
+    assert model.evaluate(*data(), verbose=0) < 0.1 * initial_loss  # as conformance_test.py
+    _continue_loaded(tmp_path / "model.keras", model)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_inside_a_loss_scale_optimizer(name, tmp_path):
+    """Mixed precision puts Keras's LossScaleOptimizer around the outermost optimizer.
+    Its power-of-two loss scale is exact in float32, so nothing may change: the same
+    weights as without it, and a reload that continues identically."""
+    scaled, _ = _fit_save_fit(
+        keras.optimizers.LossScaleOptimizer(CASES[name]()), tmp_path / "scaled.keras"
+    )
+    plain, _ = _fit_save_fit(CASES[name](), tmp_path / "plain.keras")
+    for a, b in zip(values(scaled.weights), values(plain.weights)):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    _continue_loaded(tmp_path / "scaled.keras", scaled)

@@ -165,6 +165,31 @@ def test_model_fit_updates_once_per_steps_batches():
     assert int(keras.ops.convert_to_numpy(model.optimizer.micro_steps)) == 24
 
 
+def test_inside_a_loss_scale_optimizer(tmp_path):
+    """mixed_float16 puts Keras's LossScaleOptimizer around it, which builds it with
+    attribute tracking off: its state must still be saved and (on JAX) carried."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 4)).astype("float32")
+    y = (x @ rng.normal(size=(4, 1))).astype("float32")
+    inner = GradientAccumulation(keras.optimizers.SGD(0.1), steps=4)
+    optimizer = keras.optimizers.LossScaleOptimizer(inner)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer=optimizer, loss="mse")
+    initial_loss = model.evaluate(x, y, verbose=0)
+    model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0)  # 15 micro-batches
+    assert model.evaluate(x, y, verbose=0) < initial_loss
+    assert [int(keras.ops.convert_to_numpy(v)) for v in (inner.iterations, inner.micro_steps)] == [
+        3,
+        15,
+    ]
+    saved = {v.path for v in optimizer.variables}
+    assert {inner._accumulated.path, *(a.path for a in inner._accumulators)} <= saved
+    model.save(tmp_path / "model.keras")  # mid-accumulation: 3 micro-batches held
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    for a, b in zip(loaded.optimizer.variables, optimizer.variables):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+
+
 def test_a_wrapper_around_it_is_an_error():
     optimizer = TrustRatio(GradientAccumulation(keras.optimizers.SGD(0.1), steps=2))
     variable = make_variable(np.ones(3), "layer/v")
