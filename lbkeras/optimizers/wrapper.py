@@ -19,8 +19,9 @@ wrapped optimizer to behave as if it ran alone, the wrapper
   counter, once per step, and the wrapped optimizer's schedule and bias
   corrections read it;
 - delegates gradient clipping (``clipnorm``, ``global_clipnorm``, ``clipvalue``)
-  and decoupled weight decay (AdamW's ``weight_decay``) to the wrapped optimizer;
-  Keras applies both before the per-variable steps;
+  and decoupled weight decay (AdamW's ``weight_decay``, and
+  ``exclude_from_weight_decay``) to the wrapped optimizer; Keras applies both before
+  the per-variable steps;
 - lists its own variables, then the wrapped optimizer's, as ``variables``, so
   ``model.save`` stores and ``keras.saving.load_model`` restores the whole chain.
 
@@ -110,6 +111,10 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
 
     def _apply_weight_decay(self, variables):
         self.inner_optimizer._apply_weight_decay(variables)
+
+    def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
+        """Keras's method, passed to the wrapped optimizer, whose decay it is."""
+        self.inner_optimizer.exclude_from_weight_decay(var_list=var_list, var_names=var_names)
 
     def transform_gradient(self, gradient, variable):
         """The gradient the wrapped optimizer sees for ``variable``; the identity here."""

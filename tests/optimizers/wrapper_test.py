@@ -46,6 +46,19 @@ def test_identity_wrapper_is_the_wrapped_optimizer(make):
         np.testing.assert_allclose(ours, alone, rtol=1e-6, atol=1e-7)
 
 
+def test_weight_decay_exclusions_reach_the_wrapped_optimizer():
+    rng = np.random.default_rng(0)
+    variables = [make_variable(rng.normal(size=s), f"layer/v{i}") for i, s in enumerate(SHAPES)]
+    before = values(variables)
+    optimizer = Lookahead(TrustRatio(keras.optimizers.AdamW(0.1, weight_decay=0.5)))
+    optimizer.exclude_from_weight_decay(var_names=["v1"])
+    zero = [np.zeros(s, np.float32) for s in SHAPES]
+    apply(optimizer, variables, zero)  # zero gradients: only the decay moves a variable
+    decayed, excluded = values(variables)
+    np.testing.assert_allclose(decayed, before[0] * (1 - 0.1 * 0.5), rtol=1e-6)
+    np.testing.assert_array_equal(excluded, before[1])
+
+
 def test_a_chain_shares_one_step_counter_and_saves_each_variable_once():
     sgd = keras.optimizers.SGD(0.1, momentum=0.9)
     noise = GradientNoise(sgd, seed=0)
