@@ -82,6 +82,13 @@ flags.DEFINE_float(
     "Wrap the optimizer in TrustRatio with this trust "
     "coefficient (layer-wise adaptation around any optimizer); 0: off.",
 )
+flags.DEFINE_enum(
+    "trust_ratio_scale",
+    "update",
+    ["update", "gradient"],
+    "Where --trust_ratio acts: on the optimizer's step (as LAMB) or on the gradient it sees "
+    "(as LARS: around momentum it is LARS).",
+)
 flags.DEFINE_float(
     "gradient_noise_eta",
     0.0,
@@ -163,6 +170,7 @@ def config_from_flags():
         train_steps=FLAGS.train_steps,
         label_smoothing=FLAGS.label_smoothing,
         trust_ratio=FLAGS.trust_ratio,
+        trust_ratio_scale=FLAGS.trust_ratio_scale,
         gradient_noise_eta=FLAGS.gradient_noise_eta,
         agc_clipping=FLAGS.agc,
         lookahead_sync_period=FLAGS.lookahead,

@@ -21,6 +21,7 @@ from lbkeras.checks import check_float, check_int
 LR_SCALING = ("linear", "sqrt", "none", "auto")
 MIXED_PRECISION = ("none", "float16", "bfloat16")
 WARMUP_KINDS = ("linear", "constant", "polynomial")
+TRUST_RATIO_SCALES = ("update", "gradient")  # lbkeras.optimizers.TrustRatio's ``scale``
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +33,8 @@ class ExperimentConfig:
     after ``warmup_epochs`` of warmup from ``warmup_initial_learning_rate``.
     Length: ``train_steps`` if set, else ``epochs`` (fractions allowed).
     Wrappers (0 = off): ``agc_clipping`` (AdaptiveGradientClipping), ``gradient_noise_eta``
-    (GradientNoise), ``trust_ratio`` (TrustRatio's coefficient), ``lookahead_sync_period``
+    (GradientNoise), ``trust_ratio`` (TrustRatio's coefficient; ``trust_ratio_scale``
+    "update" or "gradient" places the ratio as LAMB or LARS do), ``lookahead_sync_period``
     (Lookahead), applied in that order around the optimizer (Lookahead outermost).
     ``ghost_batch_size`` turns the model's batch norms into ghost ones (0 = off).
     ``accumulation_steps`` > 1 accumulates gradients (GradientAccumulation, outermost):
@@ -62,6 +64,7 @@ class ExperimentConfig:
     train_steps: int = 0
     label_smoothing: float = 0.0
     trust_ratio: float = 0.0
+    trust_ratio_scale: str = "update"
     gradient_noise_eta: float = 0.0
     agc_clipping: float = 0.0
     lookahead_sync_period: int = 0
@@ -116,6 +119,7 @@ class ExperimentConfig:
             ("lr_scaling", self.lr_scaling, LR_SCALING),
             ("mixed_precision", self.mixed_precision, MIXED_PRECISION),
             ("warmup_kind", self.warmup_kind, WARMUP_KINDS),
+            ("trust_ratio_scale", self.trust_ratio_scale, TRUST_RATIO_SCALES),
         ):
             if value not in choices:
                 raise ValueError(f"{field}={value!r}; choose one of: {', '.join(choices)}")

@@ -105,7 +105,10 @@ def build_optimizer(
         )
     if config.trust_ratio:
         optimizer = optimizers.TrustRatio(
-            optimizer, trust_coefficient=config.trust_ratio, exclude_1d_variables=True
+            optimizer,
+            trust_coefficient=config.trust_ratio,
+            exclude_1d_variables=True,
+            scale=config.trust_ratio_scale,
         )
     if config.lookahead_sync_period:
         optimizer = optimizers.Lookahead(optimizer, sync_period=config.lookahead_sync_period)

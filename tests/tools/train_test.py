@@ -81,7 +81,10 @@ def test_hparams_are_logged(finished_run):
             content = accumulator.PluginTagToContent("hparams")
         except KeyError:  # this event file has no HParams
             continue
-        found = found or any(b"global_batch_size" in value for value in content.values())
+        found = found or any(
+            b"global_batch_size" in value and b"accumulation_steps" in value
+            for value in content.values()
+        )
     assert found
 
 
@@ -180,6 +183,7 @@ def test_wrapper_flags_train_and_reload(tmp_path, data_dir):
         "--optimizer=momentum",
         "--base_learning_rate=0.1",
         "--trust_ratio=0.01",
+        "--trust_ratio_scale=gradient",
         "--gradient_noise_eta=0.01",
         "--agc=0.05",
         "--lookahead=3",
@@ -193,6 +197,7 @@ def test_wrapper_flags_train_and_reload(tmp_path, data_dir):
         names.append(type(optimizer).__name__)
         optimizer = optimizer.inner_optimizer
     assert names == ["Lookahead", "TrustRatio", "AdaptiveGradientClipping", "GradientNoise"]
+    assert model.optimizer.inner_optimizer.scale == "gradient"
     assert results(model_dir)["steps"] == 16
     ghosts = [layer for layer in model.layers if type(layer).__name__ == "GhostBatchNormalization"]
     assert ghosts and all(layer.virtual_batch_size == 125 for layer in ghosts)

@@ -1,5 +1,7 @@
 """The recipe: scaled peak rate, warmup + decay, optimizer settings; against formulas."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -120,3 +122,8 @@ def test_wrappers_go_around_the_optimizer_in_order():
         optimizer = optimizer.inner_optimizer
     assert chain == ["Lookahead", "TrustRatio", "AdaptiveGradientClipping", "GradientNoise"]
     assert type(optimizer) is keras.optimizers.SGD and optimizer.momentum == 0.9
+    assert build_optimizer(config, 0.1).inner_optimizer.scale == "update"
+    lars_like = dataclasses.replace(config, lookahead_sync_period=0, trust_ratio_scale="gradient")
+    assert build_optimizer(lars_like, 0.1).scale == "gradient"
+    with pytest.raises(ValueError, match="trust_ratio_scale"):
+        dataclasses.replace(config, trust_ratio_scale="both")
