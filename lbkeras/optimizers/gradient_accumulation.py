@@ -196,8 +196,10 @@ class GradientAccumulation(OptimizerWrapper):
         # Tracked explicitly: a LossScaleOptimizer builds this one with attribute tracking
         # off, and untracked state would be neither saved nor threaded through JAX's
         # stateless step (where the accumulation would then never complete).
+        tracked = {id(v) for v in self._variables}
         for variable in (self._accumulated, *self._accumulators):
-            self._track_variable(variable)
+            if id(variable) not in tracked:
+                self._track_variable(variable)
 
     def steps_for_next_update(self):
         """The micro-batches of the current accumulation: ``steps`` at the update count."""

@@ -182,8 +182,9 @@ def test_inside_a_loss_scale_optimizer(tmp_path):
         3,
         15,
     ]
-    saved = {v.path for v in optimizer.variables}
-    assert {inner._accumulated.path, *(a.path for a in inner._accumulators)} <= saved
+    saved = [v.path for v in optimizer.variables]
+    assert {inner._accumulated.path, *(a.path for a in inner._accumulators)} <= set(saved)
+    assert len(saved) == len(set(saved))  # each saved once
     model.save(tmp_path / "model.keras")  # mid-accumulation: 3 micro-batches held
     loaded = keras.saving.load_model(tmp_path / "model.keras")
     for a, b in zip(loaded.optimizer.variables, optimizer.variables):
