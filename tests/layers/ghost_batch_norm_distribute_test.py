@@ -8,10 +8,6 @@ two groups of 8. So the two runs must end with the same weights and moving stati
 the 16 must not. The same holds for ghost batches of 4 inside each replica's 8.
 """
 
-import os
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
@@ -20,8 +16,7 @@ from lbkeras.layers import GhostBatchNormalization
 from tests.layers.common import batch_norm_model as _model
 from tests.layers.common import fit_weights as _trained
 from tests.layers.common import regression_data as _data
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.optimizers.continue_training import continue_in_new_process
 
 
 @pytest.mark.parametrize("virtual_batch_size", [8, 4])
@@ -38,13 +33,6 @@ def test_ghost_batches_on_one_device_equal_batch_norm_per_replica(
     assert not all(np.allclose(a, b, atol=1e-4) for a, b in zip(one_device, whole_batch))
 
 
-_CONTINUE = (
-    "import sys\n"
-    "from tests.optimizers.continue_training import main\n"
-    "main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])\n"
-)
-
-
 def test_save_load_in_a_new_process_continues_identically(tmp_path):
     x, y = _data(128)
     model = _model(16)
@@ -52,11 +40,9 @@ def test_save_load_in_a_new_process_continues_identically(tmp_path):
     model.save(tmp_path / "ghost.keras")
     uninterrupted = _trained(model, x, y, 64, epochs=1)  # continue_training uses batch 64
     np.savez(tmp_path / "data.npz", x=x, y=y)
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    arguments = [str(tmp_path / name) for name in ("ghost.keras", "data.npz")]
-    command = [sys.executable, "-c", _CONTINUE, *arguments, "1", str(tmp_path / "out.npz")]
-    subprocess.run(command, check=True, env=env, cwd=ROOT, timeout=300)
-    out = np.load(tmp_path / "out.npz")
+    [out] = continue_in_new_process(
+        [(tmp_path / "ghost.keras", tmp_path / "data.npz", 1, tmp_path / "out.npz")]
+    )
     for i, value in enumerate(uninterrupted):
         np.testing.assert_allclose(out[f"weight_{i}"], value, rtol=1e-6, atol=1e-7)
     loaded = keras.saving.load_model(tmp_path / "ghost.keras")

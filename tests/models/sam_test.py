@@ -4,10 +4,6 @@ Backend-independent: also run with KERAS_BACKEND=jax (tests/backend_jax_test.py)
 MirroredStrategy (m-sharpness): sam_distribute_test.py.
 """
 
-import os
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
@@ -25,8 +21,7 @@ from tests.models.sam_common import (
     weights,
 )
 from tests.optimizers import reference
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.optimizers.continue_training import continue_in_new_process
 
 
 @pytest.mark.parametrize("jit_compile", [False, True])
@@ -141,14 +136,6 @@ def test_config_round_trip():
         linear(rho=-1.0)
 
 
-_CONTINUE = (
-    "import sys\n"
-    "import lbkeras  # registers SAMModel\n"
-    "from tests.optimizers.continue_training import main\n"
-    "main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])\n"
-)
-
-
 def test_save_load_in_a_new_process_continues_identically(tmp_path):
     x, y = data(n=128)
     model = linear(rho=RHO)
@@ -156,11 +143,9 @@ def test_save_load_in_a_new_process_continues_identically(tmp_path):
     model.save(tmp_path / "sam.keras")
     uninterrupted = fit(model, x, y, 64)
     np.savez(tmp_path / "data.npz", x=x, y=y)
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    arguments = [str(tmp_path / name) for name in ("sam.keras", "data.npz")]
-    command = [sys.executable, "-c", _CONTINUE, *arguments, "1", str(tmp_path / "out.npz")]
-    subprocess.run(command, check=True, env=env, cwd=ROOT, timeout=300)
-    out = np.load(tmp_path / "out.npz")
+    [out] = continue_in_new_process(
+        [(tmp_path / "sam.keras", tmp_path / "data.npz", 1, tmp_path / "out.npz")]
+    )
     assert str(out["optimizer_class"]) == "SGD" and int(out["loaded_iterations"]) == 2
     for i, value in enumerate(uninterrupted):
         np.testing.assert_allclose(out[f"weight_{i}"], value, rtol=1e-6, atol=1e-7)

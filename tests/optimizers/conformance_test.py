@@ -25,8 +25,6 @@ once, for the chain with noise.
 
 import dataclasses
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -36,8 +34,8 @@ import tensorflow as tf
 from lbkeras import optimizers
 from lbkeras.optimizers import OptimizerWrapper
 from tests.optimizers.cases import CASES, NOISY, REFERENCES, data
+from tests.optimizers.continue_training import continue_in_new_process
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EPOCHS = 2  # before the save, and again after it: 2 x 2 x 8 = 32 steps
 # Updates taken by the save where they are not the steps (micro-batches): 3 + 13 // 2.
 UPDATES_AT_SAVE = {"gradient_accumulation(lookahead(sgd))": 9}
@@ -93,26 +91,19 @@ def one_device(tmp_path_factory):
     return runs
 
 
-_CONTINUE_ALL = (
-    "import sys\n"
-    "from tests.optimizers.continue_training import main\n"
-    "for i in range(1, len(sys.argv), 4):\n"
-    "    main(sys.argv[i], sys.argv[i + 1], int(sys.argv[i + 2]), sys.argv[i + 3])\n"
-)
-
-
 @pytest.fixture(scope="module")
 def continued(one_device):
     """Per case, continue_training.py's output: loaded in one new process, trained EPOCHS."""
-    arguments, outputs = [], {}
-    for name, run in one_device.items():
-        data = os.path.join(os.path.dirname(run.saved), "data.npz")
-        outputs[name] = run.saved.replace(".keras", ".npz")
-        arguments += [run.saved, data, str(EPOCHS), outputs[name]]
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    command = [sys.executable, "-c", _CONTINUE_ALL, *arguments]
-    subprocess.run(command, check=True, env=env, cwd=ROOT, timeout=300)
-    return {name: np.load(path) for name, path in outputs.items()}
+    jobs = [
+        (
+            run.saved,
+            os.path.join(os.path.dirname(run.saved), "data.npz"),
+            EPOCHS,
+            run.saved.replace(".keras", ".npz"),
+        )
+        for run in one_device.values()
+    ]
+    return dict(zip(one_device, continue_in_new_process(jobs)))
 
 
 def test_every_lbkeras_optimizer_and_wrapper_has_a_case():

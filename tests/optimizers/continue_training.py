@@ -1,16 +1,22 @@
-"""Loads a saved model in a fresh process and continues training it.
+"""Loads saved models in a fresh process and continues training them.
 
-Run by save_load_test.py: ``python continue_training.py MODEL.keras DATA.npz EPOCHS OUT.npz``.
-Writes the optimizer's iteration count and variables as loaded, and the weights
-after ``EPOCHS`` more epochs.
+``continue_in_new_process(jobs)`` runs this file as a script, once for all ``jobs``
+(each ``(MODEL.keras, DATA.npz, EPOCHS, OUT.npz)``): per job it loads the model (with
+``import lbkeras`` only, as a user would), writes the optimizer's iteration count and
+variables as loaded, trains ``EPOCHS`` more epochs at batch 64 on the data's ``x``
+and ``y``, and writes the weights after them.
 """
 
+from __future__ import annotations
+
+import os
+import subprocess
 import sys
 
 import keras
 import numpy as np
 
-import lbkeras  # noqa: F401  (registers the serializable classes)
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def main(model_path: str, data_path: str, epochs: int, out_path: str) -> None:
@@ -28,5 +34,18 @@ def main(model_path: str, data_path: str, epochs: int, out_path: str) -> None:
     )
 
 
+def continue_in_new_process(jobs) -> list:
+    """Runs every ``(model_path, data_path, epochs, out_path)`` job in one new process;
+    returns each job's output (an ``np.load`` of ``out_path``)."""
+    arguments = [str(part) for job in jobs for part in job]
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    command = [sys.executable, os.path.abspath(__file__), *arguments]
+    subprocess.run(command, check=True, env=env, cwd=ROOT, timeout=300)
+    return [np.load(job[3]) for job in jobs]
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    import lbkeras  # noqa: F401  (registers the serializable classes, SAMModel included)
+
+    for i in range(1, len(sys.argv), 4):
+        main(sys.argv[i], sys.argv[i + 1], int(sys.argv[i + 2]), sys.argv[i + 3])

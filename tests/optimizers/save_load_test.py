@@ -4,18 +4,13 @@ The reloaded optimizer must hold the same state (momenta, step) and continued
 training must match training that was never interrupted.
 """
 
-import os
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
 
 from tests.optimizers.common import tiny_classifier, toy_classification
+from tests.optimizers.continue_training import continue_in_new_process
 from tests.optimizers.large_batch_optimizers import OPTIMIZER_NAMES, compile_classifier
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.mark.parametrize("name", OPTIMIZER_NAMES)
@@ -39,23 +34,9 @@ def test_save_load_in_new_process_continues_identically(name, tmp_path):
     np.savez(data_path, x=x, y=y)
     expected_state = [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables]
 
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    subprocess.run(
-        [
-            sys.executable,
-            os.path.join(ROOT, "tests", "optimizers", "continue_training.py"),
-            model_path,
-            data_path,
-            "2",
-            out_path,
-        ],
-        check=True,
-        env=env,
-        timeout=300,
-    )
+    [out] = continue_in_new_process([(model_path, data_path, 2, out_path)])
     model.fit(x, y, batch_size=64, epochs=2, shuffle=False, verbose=0)  # uninterrupted
 
-    out = np.load(out_path)
     assert str(out["optimizer_class"]) == type(model.optimizer).__name__
     assert int(out["loaded_iterations"]) == 2 * 8
     for i, value in enumerate(expected_state):
