@@ -81,6 +81,16 @@ def test_fit_save_and_reload_mid_accumulation(mirrored_strategy, tmp_path):
     _assert_close(_fit(reloaded), uninterrupted)
 
 
+def test_inside_a_loss_scale_optimizer(mirrored_strategy):
+    """Mixed precision's LossScaleOptimizer applies its inner optimizer from a
+    cross-replica cond; the accumulation's own branch (a merge_call) nests inside it."""
+    single = _fit(_compiled(keras.optimizers.LossScaleOptimizer(_optimizer())))
+    with mirrored_strategy.scope():
+        mirrored = _compiled(keras.optimizers.LossScaleOptimizer(_optimizer()))
+    _assert_close(_fit(mirrored), single)
+    assert int(mirrored.optimizer.inner_optimizer.iterations.numpy()) == 3
+
+
 def test_keras_own_accumulation_fails_under_mirrored_strategy(mirrored_strategy):
     """Documents Keras 3.15.1 (see GradientAccumulation's docstring): its apply puts an
     ``ops.cond`` around a cross-replica call. If this fails, Keras fixed it."""
