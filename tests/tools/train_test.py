@@ -8,10 +8,12 @@ import shutil
 import keras
 import numpy as np
 import pytest
+from absl import flags
 
 import lbkeras  # noqa: F401  (registers LARS & co. and SAMModel for load_model)
 from tests.event_files import read_scalars
 from tests.tools.cli import ROOT, TRAIN, results, train
+from tools import train as train_tool
 
 
 @pytest.fixture(scope="module")
@@ -95,31 +97,13 @@ def test_helpfull_documents_every_flag():
     done = subprocess.run(
         [sys.executable, TRAIN, "--helpfull"], capture_output=True, text=True, cwd=ROOT, timeout=120
     )
-    for flag in (
-        "model",
-        "dataset",
-        "global_batch_size",
-        "base_learning_rate",
-        "base_batch_size",
-        "lr_scaling",
-        "optimizer",
-        "schedule",
-        "warmup_epochs",
-        "epochs",
-        "train_steps",
-        "weight_decay",
-        "label_smoothing",
-        "strategy",
-        "tpu",
-        "mixed_precision",
-        "jit_compile",
-        "model_dir",
-        "data_dir",
-        "seed",
-        "resume",
-        "flagfile",
-    ):
-        assert re.search(rf"--(\[no\])?{flag}\b", done.stdout), flag
+    # Every flag the trainer defines (read from the module, so new flags are covered), with help.
+    defined = flags.FLAGS.get_flags_for_module(train_tool)
+    assert {"global_batch_size", "trust_ratio_scale"} <= {f.name for f in defined}
+    for flag in defined:
+        assert flag.help and flag.help.strip(), f"--{flag.name} has no help text"
+    for name in [*(f.name for f in defined), "flagfile"]:
+        assert re.search(rf"--(\[no\])?{name}\b", done.stdout), name
 
 
 @pytest.mark.parametrize(
