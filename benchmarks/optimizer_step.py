@@ -200,10 +200,14 @@ def timed_fit(model: keras.Model, data: tuple[np.ndarray, ...], batch_size: int)
     return 1e3 * (clock.finished[last] - clock.finished[0]) / last
 
 
+def batch_size_of(name: str) -> int:
+    """``--batch_size`` if given, else the model's own."""
+    return FLAGS.batch_size or MODELS[name][1]
+
+
 def compiled_models(name: str, warmup_steps: int) -> tuple[dict[str, keras.Model], dict]:
     """The model built from the same seed for each optimizer, compiled, warmed up."""
-    build, batch_size = MODELS[name]
-    batch_size = FLAGS.batch_size or batch_size
+    build, batch_size = MODELS[name][0], batch_size_of(name)
     jit_compile = {"auto": "auto", "true": True, "false": False}[FLAGS.jit_compile]
     models, warmup_s = {}, {}
     for opt_name, make_optimizer in OPTIMIZERS.items():
@@ -233,7 +237,7 @@ def round_order(r: int) -> list[str]:
 
 
 def benchmark_model(name: str, steps: int, rounds: int, round_seconds: float) -> dict:
-    batch_size = FLAGS.batch_size or MODELS[name][1]
+    batch_size = batch_size_of(name)
     models, warmup_s = compiled_models(name, FLAGS.warmup_steps)
     first = models["sgd_momentum"]
     if not steps:  # enough steps for about round_seconds, judged from a short fit

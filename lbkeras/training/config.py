@@ -17,11 +17,11 @@ import math
 from typing import Any
 
 from lbkeras.checks import check_float, check_int
+from lbkeras.optimizers.trust_ratio import SCALES as TRUST_RATIO_SCALES
 
 LR_SCALING = ("linear", "sqrt", "none", "auto")
 MIXED_PRECISION = ("none", "float16", "bfloat16")
 WARMUP_KINDS = ("linear", "constant", "polynomial")
-TRUST_RATIO_SCALES = ("update", "gradient")  # lbkeras.optimizers.TrustRatio's ``scale``
 
 
 @dataclasses.dataclass(frozen=True)
