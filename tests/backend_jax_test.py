@@ -12,6 +12,9 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
+
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -38,18 +41,34 @@ BACKEND_INDEPENDENT = [
 ]
 
 
-def test_backend_independent_tests_pass_under_jax():
+def start_jax_run():
+    """Starts the backend-independent files under JAX in a subprocess, with its output
+    in temporary files; returns ``(process, stdout_file, stderr_file)``.
+
+    tests/conftest.py starts it as soon as the session has collected this test, so that
+    it runs on the second core beside the TensorFlow tests (which mostly use one).
+    """
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *BACKEND_INDEPENDENT],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
+    # Files, not pipes: nobody reads a pipe while the run goes on, and a full one would
+    # block it. They outlive this function, until the test reads them.
+    out = tempfile.TemporaryFile("w+")  # noqa: SIM115
+    err = tempfile.TemporaryFile("w+")  # noqa: SIM115
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *BACKEND_INDEPENDENT]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=err, text=True)
+    return process, out, err
+
+
+JAX_RUN = pytest.StashKey[tuple]()
+
+
+def test_backend_independent_tests_pass_under_jax(request):
+    process, out, err = request.config.stash.get(JAX_RUN, None) or start_jax_run()
+    returncode = process.wait(timeout=900)
+    out.seek(0)
+    err.seek(0)
+    stdout, stderr = out.read(), err.read()
+    summary = stdout.strip().splitlines()[-1] if stdout.strip() else ""
+    assert returncode == 0, stdout[-5000:] + stderr[-3000:]
     assert re.search(r"\d+ passed", summary), summary
     assert "skipped" not in summary and "deselected" not in summary, summary
 

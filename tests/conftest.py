@@ -11,6 +11,30 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
+_JAX_TEST = "backend_jax_test.py::test_backend_independent_tests_pass_under_jax"
+_started = []  # the JAX reruns started here: (process, stdout file, stderr file)
+
+
+def pytest_collection_modifyitems(items):
+    """The test that waits for the JAX rerun goes last, so the rerun overlaps the others."""
+    items.sort(key=lambda item: item.nodeid.endswith(_JAX_TEST))
+
+
+def pytest_collection_finish(session):
+    """Starts the JAX rerun of tests/backend_jax_test.py early, beside the other tests."""
+    for item in session.items:
+        if item.nodeid.endswith(_JAX_TEST):
+            _started.append(item.module.start_jax_run())
+            session.config.stash[item.module.JAX_RUN] = _started[-1]
+
+
+def pytest_sessionfinish(session):
+    """Stops the JAX rerun if the session ends before its test waited for it."""
+    for process, *_ in _started:
+        if process.poll() is None:
+            process.kill()
+
+
 NUM_LOGICAL_CPUS = 2
 
 if keras.backend.backend() == "tensorflow":
