@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from lbkeras.checks import check_int
+
 MOVING_STATISTICS = ("moving_mean", "moving_variance", "moving_stddev")
 
 
@@ -65,14 +67,8 @@ class GhostBatchNormalization(keras.layers.BatchNormalization):
             raise ValueError("GhostBatchNormalization supports axis=-1 (channels last) only")
         if kwargs.get("synchronized") or kwargs.get("renorm"):
             raise ValueError("GhostBatchNormalization supports neither synchronized nor renorm")
-        if virtual_batch_size is not None and (
-            isinstance(virtual_batch_size, bool)
-            or not isinstance(virtual_batch_size, int)
-            or virtual_batch_size < 1
-        ):
-            raise ValueError(
-                f"virtual_batch_size must be a positive int, got {virtual_batch_size!r}"
-            )
+        if virtual_batch_size is not None:
+            virtual_batch_size = check_int("virtual_batch_size", virtual_batch_size, positive=True)
         super().__init__(**kwargs)
         self.virtual_batch_size = virtual_batch_size
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import keras
 
-from lbkeras.checks import check_float, check_int
+from lbkeras.checks import check_fraction, check_int
 
 
 def check_arguments(
@@ -56,10 +56,7 @@ def check_bool(name: str, value: Any) -> bool:
 
 def check_momentum(value: float) -> float:
     """A batch-norm momentum in ``[0, 1)``."""
-    momentum = check_float("bn_momentum", value)
-    if momentum >= 1:
-        raise ValueError(f"bn_momentum must be in [0, 1), got {momentum!r}")
-    return momentum
+    return check_fraction("bn_momentum", value)
 
 
 def logits(features: keras.KerasTensor, num_classes: int) -> keras.KerasTensor:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import keras
 
-from lbkeras.checks import check_float, check_int
+from lbkeras.checks import check_fraction, check_int
 from lbkeras.models.common import check_arguments, check_bool, check_momentum, logits
 
 
@@ -51,9 +51,7 @@ def mlp(
     hidden_units = [check_int("hidden_units", units, positive=True) for units in hidden_units]
     keras.activations.get(activation)  # raises ValueError for an unknown name
     check_bool("batch_norm", batch_norm)
-    dropout = check_float("dropout", dropout)
-    if dropout >= 1:
-        raise ValueError(f"mlp: dropout must be in [0, 1), got {dropout!r}")
+    dropout = check_fraction("dropout", dropout)
     bn_momentum = check_momentum(bn_momentum)
 
     inputs = keras.Input(input_shape)

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
-from lbkeras.optimizers.layerwise import compile_patterns, is_excluded
+from lbkeras.checks import check_float
+from lbkeras.optimizers.layerwise import compile_patterns, included_flags
 from lbkeras.optimizers.wrapper import OptimizerWrapper
 
 
@@ -63,19 +64,16 @@ class AdaptiveGradientClipping(OptimizerWrapper):
         name: str = "agc",
     ) -> None:
         super().__init__(optimizer, name=name)
-        if not clipping > 0:
-            raise ValueError(f"clipping must be > 0, got {clipping!r}")
-        if not eps > 0:
-            raise ValueError(f"eps must be > 0 (zero-initialised units never move), got {eps!r}")
-        self.clipping = float(clipping)
-        self.eps = float(eps)
+        self.clipping = check_float("clipping", clipping, positive=True)
+        # > 0: with eps = 0, zero-initialised units would never move.
+        self.eps = check_float("eps", eps, positive=True)
         self.exclude_patterns = compile_patterns(exclude, "exclude")
 
     def build(self, var_list):
         if self.built:
             return
         super().build(var_list)
-        self._clip_flags = [not is_excluded(v, self.exclude_patterns, False) for v in var_list]
+        self._clip_flags = included_flags(var_list, self.exclude_patterns)
 
     def transform_gradient(self, gradient, variable):
         if not self._clip_flags[self._get_variable_index(variable)]:

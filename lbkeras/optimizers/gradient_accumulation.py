@@ -9,13 +9,12 @@ show can replace learning-rate decay.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from itertools import pairwise
 from typing import Any
 
 import keras
 from keras import ops
 
-from lbkeras.checks import check_int
+from lbkeras.checks import boundaries_passed, check_boundaries, check_int
 from lbkeras.optimizers.control import run_if
 from lbkeras.optimizers.wrapper import OptimizerWrapper
 
@@ -44,10 +43,8 @@ class PiecewiseConstantSteps:
     """
 
     def __init__(self, boundaries: Sequence[int], values: Sequence[int]) -> None:
-        self.boundaries = [check_int(f"boundaries[{i}]", b) for i, b in enumerate(boundaries)]
+        self.boundaries = check_boundaries("boundaries", boundaries)
         self.values = [check_int(f"values[{i}]", v, positive=True) for i, v in enumerate(values)]
-        if any(b >= c for b, c in pairwise(self.boundaries)):
-            raise ValueError(f"boundaries must be strictly increasing, got {self.boundaries}")
         if len(self.values) != len(self.boundaries) + 1:
             raise ValueError(
                 f"values must have one more entry than boundaries, got {len(self.values)} "
@@ -59,13 +56,7 @@ class PiecewiseConstantSteps:
         values = ops.array(self.values, dtype="int32")
         if not self.boundaries:
             return values[0]
-        step = ops.convert_to_tensor(step)
-        # Compare in the step's own integer dtype: float32 is exact only below 2**24.
-        dtype = keras.backend.standardize_dtype(step.dtype)
-        if not keras.backend.is_int_dtype(dtype):
-            dtype = "float32"
-        passed = ops.greater_equal(ops.cast(step, dtype), ops.array(self.boundaries, dtype=dtype))
-        return ops.take(values, ops.sum(ops.cast(passed, "int32")))
+        return ops.take(values, boundaries_passed(step, self.boundaries))
 
     def get_config(self) -> dict[str, Any]:
         return {"boundaries": list(self.boundaries), "values": list(self.values)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from lbkeras.checks import check_float
 from lbkeras.optimizers.wrapper import OptimizerWrapper
 
 
@@ -66,14 +67,10 @@ class GradientNoise(OptimizerWrapper):
         name: str = "gradient_noise",
     ) -> None:
         super().__init__(optimizer, name=name)
-        if not eta >= 0:
-            raise ValueError(f"eta must be >= 0, got {eta!r}")
-        if not gamma >= 0:
-            raise ValueError(f"gamma must be >= 0, got {gamma!r}")
+        self.eta = check_float("eta", eta)
+        self.gamma = check_float("gamma", gamma)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise TypeError(f"seed must be an int or None, got {seed!r}")
-        self.eta = float(eta)
-        self.gamma = float(gamma)
         self.seed = seed
 
     def build(self, var_list):

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
+from lbkeras.checks import check_float, check_fraction, check_range
 from lbkeras.optimizers.layerwise import LayerwiseOptimizer, l2_norm, trust_ratio
 
 
@@ -85,27 +86,19 @@ class LAMB(LayerwiseOptimizer):
             name=name,
             **kwargs,
         )
-        for argument, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
-            if not 0 <= beta < 1:
-                raise ValueError(f"{argument} must be in [0, 1), got {beta!r}")
-        if not epsilon >= 0:
-            raise ValueError(f"epsilon must be >= 0, got {epsilon!r}")
-        if weight_norm_clip is not None:
-            lower, upper = (float(x) for x in weight_norm_clip)
-            if not 0 <= lower <= upper:
-                raise ValueError(
-                    f"weight_norm_clip must be (lower, upper) with 0 <= lower <= upper, "
-                    f"got {weight_norm_clip!r}"
-                )
-            weight_norm_clip = (lower, upper)
-        if max_trust_ratio is not None and not max_trust_ratio > 0:
-            raise ValueError(f"max_trust_ratio must be > 0 or None, got {max_trust_ratio!r}")
-        self.beta_1 = float(beta_1)
-        self.beta_2 = float(beta_2)
-        self.epsilon = float(epsilon)
+        self.beta_1 = check_fraction("beta_1", beta_1)
+        self.beta_2 = check_fraction("beta_2", beta_2)
+        self.epsilon = check_float("epsilon", epsilon)
         self.bias_correction = bool(bias_correction)
+        if weight_norm_clip is not None:
+            lower, upper = weight_norm_clip
+            lower = check_float("weight_norm_clip[0]", lower)
+            upper = check_range("weight_norm_clip[1]", upper, lower)
+            weight_norm_clip = (lower, upper)
         self.weight_norm_clip = weight_norm_clip
-        self.max_trust_ratio = None if max_trust_ratio is None else float(max_trust_ratio)
+        if max_trust_ratio is not None:
+            max_trust_ratio = check_float("max_trust_ratio", max_trust_ratio, positive=True)
+        self.max_trust_ratio = max_trust_ratio
 
     def build(self, var_list):
         if self.built:

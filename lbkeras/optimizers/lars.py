@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
+from lbkeras.checks import check_float, check_fraction
 from lbkeras.optimizers.layerwise import LayerwiseOptimizer, l2_norm, trust_ratio
 
 
@@ -86,15 +87,9 @@ class LARS(LayerwiseOptimizer):
             name=name,
             **kwargs,
         )
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-        if not trust_coefficient > 0:
-            raise ValueError(f"trust_coefficient must be > 0, got {trust_coefficient!r}")
-        if not epsilon >= 0:
-            raise ValueError(f"epsilon must be >= 0, got {epsilon!r}")
-        self.momentum = float(momentum)
-        self.trust_coefficient = float(trust_coefficient)
-        self.epsilon = float(epsilon)
+        self.momentum = check_fraction("momentum", momentum)
+        self.trust_coefficient = check_float("trust_coefficient", trust_coefficient, positive=True)
+        self.epsilon = check_float("epsilon", epsilon)
         self.nesterov = bool(nesterov)
         self.clip_trust_ratio = bool(clip_trust_ratio)
 

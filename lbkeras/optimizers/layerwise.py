@@ -14,11 +14,14 @@ the compiled step, in graph mode, under XLA or under JAX.
 
 from __future__ import annotations
 
+import numbers
 import re
 from collections.abc import Sequence
 
 import keras
 from keras import ops
+
+from lbkeras.checks import check_float
 
 
 def compile_patterns(patterns: str | Sequence[str] | None, argument: str) -> tuple[str, ...]:
@@ -49,6 +52,14 @@ def is_excluded(variable, patterns: Sequence[str], exclude_1d: bool) -> bool:
         return True
     path = variable_path(variable)
     return any(re.search(pattern, path) for pattern in patterns)
+
+
+def included_flags(var_list, patterns: Sequence[str], exclude_1d: bool = False) -> list[bool]:
+    """One bool per variable of ``var_list``: True where it is *not* excluded (see ``is_excluded``).
+
+    Resolved once, in ``build``, so that ``update_step`` branches on a Python bool.
+    """
+    return [not is_excluded(variable, patterns, exclude_1d) for variable in var_list]
 
 
 def l2_norm(x):
@@ -96,12 +107,12 @@ class LayerwiseOptimizer(keras.optimizers.Optimizer):
         exclude_1d_variables: bool = False,
         **kwargs,
     ) -> None:
+        if isinstance(learning_rate, numbers.Real):  # not a schedule, callable or variable
+            learning_rate = check_float("learning_rate", learning_rate)
         super().__init__(learning_rate=learning_rate, weight_decay=None, **kwargs)
         if weight_decay is None:
             weight_decay = 0.0
-        if not weight_decay >= 0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
-        self.weight_decay = float(weight_decay)
+        self.weight_decay = check_float("weight_decay", weight_decay)
         self.exclude_from_weight_decay_patterns = compile_patterns(
             exclude_from_weight_decay, "exclude_from_weight_decay"
         )
@@ -117,18 +128,14 @@ class LayerwiseOptimizer(keras.optimizers.Optimizer):
             return
         super().build(var_list)
         self._decay_flags = [
-            self.weight_decay > 0
-            and not is_excluded(
-                v, self.exclude_from_weight_decay_patterns, self.exclude_1d_variables
+            self.weight_decay > 0 and included
+            for included in included_flags(
+                var_list, self.exclude_from_weight_decay_patterns, self.exclude_1d_variables
             )
-            for v in var_list
         ]
-        self._adapt_flags = [
-            not is_excluded(
-                v, self.exclude_from_layer_adaptation_patterns, self.exclude_1d_variables
-            )
-            for v in var_list
-        ]
+        self._adapt_flags = included_flags(
+            var_list, self.exclude_from_layer_adaptation_patterns, self.exclude_1d_variables
+        )
 
     def _decays(self, variable) -> bool:
         return self._decay_flags[self._get_variable_index(variable)]

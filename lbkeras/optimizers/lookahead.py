@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from lbkeras.checks import check_int, check_range
 from lbkeras.optimizers.control import run_if
 from lbkeras.optimizers.wrapper import OptimizerWrapper
 
@@ -51,12 +52,8 @@ class Lookahead(OptimizerWrapper):
         name: str = "lookahead",
     ) -> None:
         super().__init__(optimizer, name=name)
-        if isinstance(sync_period, bool) or not isinstance(sync_period, int) or sync_period < 1:
-            raise ValueError(f"sync_period must be an int >= 1, got {sync_period!r}")
-        if not 0 < slow_step_size <= 1:
-            raise ValueError(f"slow_step_size must be in (0, 1], got {slow_step_size!r}")
-        self.sync_period = sync_period
-        self.slow_step_size = float(slow_step_size)
+        self.sync_period = check_int("sync_period", sync_period, positive=True)
+        self.slow_step_size = check_range("slow_step_size", slow_step_size, 0, 1, low_open=True)
 
     def build(self, var_list):
         if self.built:

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
-from lbkeras.optimizers.layerwise import compile_patterns, is_excluded, l2_norm, trust_ratio
+from lbkeras.checks import check_float
+from lbkeras.optimizers.layerwise import compile_patterns, included_flags, l2_norm, trust_ratio
 from lbkeras.optimizers.wrapper import OptimizerWrapper
 
 SCALES = ("update", "gradient")
@@ -99,12 +100,8 @@ class TrustRatio(OptimizerWrapper):
         name: str = "trust_ratio",
     ) -> None:
         super().__init__(optimizer, name=name)
-        if not trust_coefficient > 0:
-            raise ValueError(f"trust_coefficient must be > 0, got {trust_coefficient!r}")
-        if not epsilon >= 0:
-            raise ValueError(f"epsilon must be >= 0, got {epsilon!r}")
-        self.trust_coefficient = float(trust_coefficient)
-        self.epsilon = float(epsilon)
+        self.trust_coefficient = check_float("trust_coefficient", trust_coefficient, positive=True)
+        self.epsilon = check_float("epsilon", epsilon)
         self.exclude_from_layer_adaptation_patterns = compile_patterns(
             exclude_from_layer_adaptation, "exclude_from_layer_adaptation"
         )
@@ -117,12 +114,9 @@ class TrustRatio(OptimizerWrapper):
         if self.built:
             return
         super().build(var_list)
-        self._adapt_flags = [
-            not is_excluded(
-                v, self.exclude_from_layer_adaptation_patterns, self.exclude_1d_variables
-            )
-            for v in var_list
-        ]
+        self._adapt_flags = included_flags(
+            var_list, self.exclude_from_layer_adaptation_patterns, self.exclude_1d_variables
+        )
 
     def transform_gradient(self, gradient, variable):
         if self.scale != "gradient" or not self._adapt_flags[self._get_variable_index(variable)]:

@@ -18,13 +18,12 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import pairwise
 from typing import Any
 
 import keras
 from keras import ops
 
-from lbkeras.checks import check_float, check_int
+from lbkeras.checks import boundaries_passed, check_boundaries, check_float
 
 
 @keras.saving.register_keras_serializable(package="lbkeras")
@@ -57,23 +56,13 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
         super().__init__()
         self.initial_learning_rate = check_float("initial_learning_rate", initial_learning_rate)
         self.decay_rate = check_float("decay_rate", decay_rate)
-        if isinstance(boundaries, (str, bytes)) or not isinstance(boundaries, Sequence):
-            raise TypeError(f"boundaries must be a sequence of integers, got {boundaries!r}")
-        self.boundaries = [check_int(f"boundaries[{i}]", b) for i, b in enumerate(boundaries)]
-        if any(b >= c for b, c in pairwise(self.boundaries)):
-            raise ValueError(f"boundaries must be strictly increasing, got {self.boundaries}")
+        self.boundaries = check_boundaries("boundaries", boundaries)
 
     def __call__(self, step: Any) -> Any:
         lr = ops.convert_to_tensor(self.initial_learning_rate, dtype="float32")
         if not self.boundaries:
             return lr
-        step = ops.convert_to_tensor(step)
-        # Compare in the step's own integer dtype: float32 is exact only below 2**24.
-        dtype = keras.backend.standardize_dtype(step.dtype)
-        if not keras.backend.is_int_dtype(dtype):
-            dtype = "float32"
-        passed = ops.greater_equal(ops.cast(step, dtype), ops.array(self.boundaries, dtype=dtype))
-        num_passed = ops.sum(ops.cast(passed, "float32"))
+        num_passed = ops.cast(boundaries_passed(step, self.boundaries), "float32")
         return lr * ops.power(ops.convert_to_tensor(self.decay_rate, dtype="float32"), num_passed)
 
     def get_config(self) -> dict[str, Any]:

@@ -76,8 +76,8 @@ def test_serialises_and_rejects_bad_arguments():
     restored = keras.layers.deserialize(keras.layers.serialize(layer))
     assert type(restored) is GhostBatchNormalization
     assert restored.virtual_batch_size == 32 and restored.momentum == 0.8
-    for bad in (0, -4, 2.5, True):
-        with pytest.raises(ValueError, match="virtual_batch_size"):
+    for bad, error in ((0, ValueError), (-4, ValueError), (2.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match="^virtual_batch_size must be an integer"):
             GhostBatchNormalization(virtual_batch_size=bad)
     with pytest.raises(ValueError, match="channels last"):
         GhostBatchNormalization(axis=1)

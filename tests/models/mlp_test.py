@@ -60,8 +60,9 @@ def test_no_hidden_layers_is_a_linear_classifier():
     [
         ({"hidden_units": (0,)}, "hidden_units must be an integer > 0"),
         ({"activation": "nope"}, "Could not interpret activation"),
-        ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
-        ({"dropout": -0.1}, "dropout must be a finite number"),
+        ({"dropout": 1.0}, r"dropout must be a finite number in \[0, 1\), got 1.0"),
+        ({"dropout": -0.1}, r"dropout must be a finite number in \[0, 1\), got -0.1"),
+        ({"dropout": float("nan")}, "dropout must be a finite number"),
         ({"bn_momentum": -1.0}, "bn_momentum"),
         ({"input_shape": ()}, "non-empty tuple"),
         ({"num_classes": -2}, "num_classes"),

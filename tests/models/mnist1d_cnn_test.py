@@ -56,7 +56,7 @@ def test_options():
         ({"filters": (8, 8), "strides": (1,)}, "one entry per convolution"),
         ({"filters": (), "strides": ()}, "one entry per convolution"),
         ({"filters": (0, 8, 8, 8)}, "filters must be an integer > 0"),
-        ({"bn_momentum": 1.0}, r"bn_momentum must be in \[0, 1\)"),
+        ({"bn_momentum": 1.0}, r"bn_momentum must be a finite number in \[0, 1\)"),
         ({"input_shape": (40, 1, 1)}, "rank 1 or 2"),
         ({"input_shape": (0,)}, "positive integers"),
         ({"num_classes": 0}, "num_classes"),

@@ -165,3 +165,26 @@ def test_config_round_trip():
 def test_bad_arguments(bad):
     with pytest.raises(ValueError):
         LAMB(1e-3, **bad)
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan")])
+@pytest.mark.parametrize(
+    "argument",
+    ["learning_rate", "beta_1", "beta_2", "epsilon", "weight_decay", "max_trust_ratio"],
+)
+def test_non_finite_hyperparameters_are_rejected(argument, value):
+    with pytest.raises(ValueError, match=f"^{argument} must be a finite number"):
+        LAMB(**{argument: value})
+
+
+@pytest.mark.parametrize(
+    "clip, message",
+    [
+        ((0.0, float("inf")), r"weight_norm_clip\[1\] must be a finite number >= 0"),
+        ((float("nan"), 1.0), r"weight_norm_clip\[0\] must be a finite number >= 0"),
+        ((2.0, 1.0), r"weight_norm_clip\[1\] must be a finite number >= 2, got 1.0"),
+    ],
+)
+def test_weight_norm_clip_must_be_finite_and_ordered(clip, message):
+    with pytest.raises(ValueError, match=message):
+        LAMB(weight_norm_clip=clip)

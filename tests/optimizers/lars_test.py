@@ -176,3 +176,17 @@ def test_config_round_trip():
 def test_bad_arguments(bad):
     with pytest.raises(ValueError):
         LARS(1.0, **bad)
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+@pytest.mark.parametrize(
+    "argument", ["learning_rate", "momentum", "trust_coefficient", "weight_decay", "epsilon"]
+)
+def test_non_finite_hyperparameters_are_rejected(argument, value):
+    with pytest.raises(ValueError, match=f"^{argument} must be a finite number"):
+        LARS(**{argument: value})
+
+
+def test_bools_are_not_hyperparameters():
+    with pytest.raises(TypeError, match="^momentum must be a number, got True"):
+        LARS(momentum=True)

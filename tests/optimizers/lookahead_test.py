@@ -101,14 +101,14 @@ def test_config_round_trip():
 
 
 @pytest.mark.parametrize(
-    "bad",
+    "bad, error",
     [
-        dict(sync_period=0),
-        dict(sync_period=2.5),
-        dict(slow_step_size=0.0),
-        dict(slow_step_size=1.5),
+        (dict(sync_period=0), ValueError),
+        (dict(sync_period=2.5), TypeError),
+        (dict(slow_step_size=0.0), ValueError),
+        (dict(slow_step_size=1.5), ValueError),
     ],
 )
-def test_bad_arguments(bad):
-    with pytest.raises(ValueError):
+def test_bad_arguments(bad, error):
+    with pytest.raises(error):
         Lookahead(keras.optimizers.SGD(), **bad)

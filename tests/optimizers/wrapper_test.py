@@ -122,6 +122,24 @@ def test_rejects_what_it_cannot_honour(inner, error):
         TrustRatio(inner)
 
 
+@pytest.mark.parametrize("value", [float("inf"), float("nan")])
+@pytest.mark.parametrize(
+    "wrapper, argument",
+    [
+        (TrustRatio, "trust_coefficient"),
+        (TrustRatio, "epsilon"),
+        (AdaptiveGradientClipping, "clipping"),
+        (AdaptiveGradientClipping, "eps"),
+        (Lookahead, "slow_step_size"),
+        (GradientNoise, "eta"),
+        (GradientNoise, "gamma"),
+    ],
+)
+def test_non_finite_hyperparameters_are_rejected(wrapper, argument, value):
+    with pytest.raises(ValueError, match=f"^{argument} must be a finite number"):
+        wrapper(keras.optimizers.SGD(), **{argument: value})
+
+
 def test_nested_config_round_trip():
     optimizer = AdaptiveGradientClipping(
         Lookahead(TrustRatio(GradientNoise(keras.optimizers.SGD(0.1, momentum=0.9), seed=1))),
