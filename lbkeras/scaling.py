@@ -8,7 +8,7 @@ When the global batch grows from ``base_batch_size`` to ``global_batch_size``
   for adaptive optimizers (Adam, LAMB), whose update size does not grow with ``k``.
 * ``none``: leave the value unchanged.
 * ``auto``: ``sqrt`` for adaptive optimizers, ``linear`` for SGD-like ones; see
-  :data:`ADAPTIVE_OPTIMIZERS`.
+  :func:`lbkeras.optimizers.is_adaptive` (the optimizer registry's ``adaptive`` tag).
 
 :func:`scale_adam_hyperparameters` applies the square-root rule of Malladi et al.
 (2022) to all of Adam's hyper-parameters at once.
@@ -31,31 +31,10 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+from lbkeras import optimizers
 from lbkeras.checks import check_float
 
 RULES = ("linear", "sqrt", "none", "auto")
-
-#: Optimizers whose step size is normalised per coordinate or per layer by the
-#: gradient's second moment; ``rule="auto"`` scales their learning rate by the
-#: square root of the batch ratio. Everything else (SGD, momentum, Nesterov,
-#: LARS) gets the linear rule.
-ADAPTIVE_OPTIMIZERS = frozenset(
-    {
-        "adam",
-        "adamw",
-        "adamax",
-        "nadam",
-        "lamb",
-        "keras_lamb",
-        "adagrad",
-        "adadelta",
-        "adafactor",
-        "rmsprop",
-        "lion",
-        "ftrl",
-        "muon",
-    }
-)
 
 
 def batch_ratio(global_batch_size: int, base_batch_size: int = 256) -> float:
@@ -78,7 +57,12 @@ def resolve_rule(rule: str, optimizer: str | None = None) -> str:
         return rule
     if not optimizer:
         raise ValueError("rule='auto' needs the optimizer name to choose between linear and sqrt")
-    return "sqrt" if optimizer.lower() in ADAPTIVE_OPTIMIZERS else "linear"
+    if optimizers.OPTIMIZERS.tags(optimizer).get("wrapper"):
+        raise ValueError(
+            f"rule='auto' cannot tell from the wrapper {optimizer!r} whether the optimizer is "
+            "adaptive: pass the name of the optimizer it wraps"
+        )
+    return "sqrt" if optimizers.is_adaptive(optimizer) else "linear"
 
 
 def scale_by_batch(

@@ -1,15 +1,27 @@
-"""Callbacks for what matters at large batch: learning rate, throughput, NaN safety."""
+"""Callbacks for what matters at large batch: learning rate, throughput, metrics on the
+step axis, HParams, NaN safety and backups; one TensorBoard writer per split."""
 
-from lbkeras.callbacks.hparams import HParamsLogger
+from lbkeras.callbacks.backup import Backup, backed_up_epochs, latest_backup, restore
+from lbkeras.callbacks.hparams import HPARAMS_METRICS, HParamsLogger
 from lbkeras.callbacks.learning_rate import LearningRateLogger, learning_rate_at
+from lbkeras.callbacks.metrics import MetricsLogger
 from lbkeras.callbacks.non_finite import NonFiniteLossError, StopOnNonFiniteLoss
 from lbkeras.callbacks.throughput import ThroughputLogger
+from lbkeras.callbacks.writers import SPLITS, SummaryWriters
 
 __all__ = [
+    "HPARAMS_METRICS",
+    "SPLITS",
+    "Backup",
     "HParamsLogger",
     "LearningRateLogger",
+    "MetricsLogger",
     "NonFiniteLossError",
     "StopOnNonFiniteLoss",
+    "SummaryWriters",
     "ThroughputLogger",
+    "backed_up_epochs",
+    "latest_backup",
     "learning_rate_at",
+    "restore",
 ]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from lbkeras.callbacks.writers import WriterCallback
 
-class LearningRateLogger(keras.callbacks.Callback):
+
+class LearningRateLogger(WriterCallback, keras.callbacks.Callback):
     """Writes ``learning_rate`` for every ``every_steps``-th optimizer step to TensorBoard.
 
     The value at step ``s`` (0-based) is the optimizer's schedule evaluated at ``s``, the
@@ -16,24 +18,21 @@ class LearningRateLogger(keras.callbacks.Callback):
     callback logs the rate only once per epoch, after the epoch's last step.
 
     Args:
-        log_dir: folder of the event files (``model_dir/logs/train`` in the trainer).
+        writer: a ``tf.summary`` writer shared with other callbacks
+            (:class:`~lbkeras.callbacks.SummaryWriters`), or a folder for one of its own.
         every_steps: logging period in optimizer steps.
 
     Example:
-        >>> model.fit(..., callbacks=[LearningRateLogger("/tmp/logs/train")])
+        >>> model.fit(..., callbacks=[LearningRateLogger("/tmp/logs/train")])  # doctest: +SKIP
     """
 
-    def __init__(self, log_dir: str, every_steps: int = 1) -> None:
+    def __init__(self, writer: str | tf.summary.SummaryWriter, every_steps: int = 1) -> None:
         super().__init__()
         if every_steps < 1:
             raise ValueError(f"every_steps must be >= 1, got {every_steps}")
-        self.log_dir = log_dir
+        self._set_writer(writer)
         self.every_steps = every_steps
-        self._writer = None
         self._first_step = 0
-
-    def on_train_begin(self, logs=None):
-        self._writer = tf.summary.create_file_writer(self.log_dir)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._first_step = int(self.model.optimizer.iterations.numpy())
@@ -41,16 +40,14 @@ class LearningRateLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         end = int(self.model.optimizer.iterations.numpy())
         start = -(-self._first_step // self.every_steps) * self.every_steps
-        with self._writer.as_default():
+        with self.writer.as_default():
             for step in range(start, end, self.every_steps):
                 tf.summary.scalar(
                     "learning_rate", learning_rate_at(self.model.optimizer, step), step=step
                 )
-        self._writer.flush()
 
     def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()
+        self._close_writer()
 
 
 def learning_rate_at(optimizer: keras.optimizers.Optimizer, step: int) -> float:

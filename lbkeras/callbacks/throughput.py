@@ -7,53 +7,67 @@ import time
 import keras
 import tensorflow as tf
 
+from lbkeras.callbacks.writers import WriterCallback
 
-class ThroughputLogger(keras.callbacks.Callback):
+
+class ThroughputLogger(WriterCallback, keras.callbacks.Callback):
     """Writes ``examples_per_second`` (global, all replicas) at the end of every epoch.
 
-    Measured on the host from epoch start to epoch end, so it includes input and
-    synchronisation costs, like the throughput a user sees, and adds no per-step host
-    synchronisation. The run's mean, kept in :attr:`examples_per_second` for
-    ``results.json``, leaves out the first epoch (tracing, start-up) when there are others.
+    Measured on the host from epoch start to the end of its training steps (evaluation
+    inside ``fit`` is left out), so it includes input and synchronisation costs, like
+    the throughput a user sees, and adds no per-step host synchronisation. Written at
+    the optimizer step the epoch ended at. The run's mean, kept in
+    :attr:`examples_per_second` for ``results.json``, leaves out the first epoch
+    (tracing, start-up) when there are others.
 
     Args:
-        log_dir: folder of the event files, or None to only measure (non-chief workers).
-        global_batch_size: examples per optimizer step, summed over replicas.
+        writer: a shared ``tf.summary`` writer, a folder for one of its own, or None to
+            only measure (non-chief workers).
+        examples_per_update: examples per optimizer update, summed over replicas (the
+            global batch, times the accumulation steps).
+
+    It counts optimizer updates (``optimizer.iterations``) rather than implementing a
+    batch hook: Keras turns every batch's logs into Python numbers (a host
+    synchronisation per step) as soon as one callback has a batch hook.
     """
 
-    def __init__(self, log_dir: str | None, global_batch_size: int) -> None:
+    def __init__(
+        self, writer: str | tf.summary.SummaryWriter | None, examples_per_update: int
+    ) -> None:
         super().__init__()
-        self.log_dir = log_dir
-        self.global_batch_size = global_batch_size
+        self._set_writer(writer)
+        self.examples_per_update = examples_per_update
         self.examples_per_second = float("nan")
-        self._writer = None
         self._start = 0.0
+        self._stop = None
         self._first_step = 0
-        self._epochs: list[tuple[int, float]] = []  # (steps, seconds) of each epoch
-
-    def on_train_begin(self, logs=None):
-        if self.log_dir is not None:
-            self._writer = tf.summary.create_file_writer(self.log_dir)
+        self._epochs: list[tuple[int, float]] = []  # (updates, seconds) of each epoch
 
     def on_epoch_begin(self, epoch, logs=None):
         self._first_step = int(self.model.optimizer.iterations.numpy())
+        self._stop = None
         self._start = time.perf_counter()
 
+    def on_test_begin(self, logs=None):
+        if self._stop is None:  # evaluation inside fit: the training steps are over
+            self._stop = time.perf_counter()
+
     def on_epoch_end(self, epoch, logs=None):
-        seconds = time.perf_counter() - self._start
+        seconds = (self._stop or time.perf_counter()) - self._start
         end = int(self.model.optimizer.iterations.numpy())
-        steps = end - self._first_step
-        if steps <= 0:
+        updates = end - self._first_step
+        if updates <= 0:
             return
-        self._epochs.append((steps, seconds))
-        if self._writer is not None:
-            with self._writer.as_default(step=end - 1):
-                tf.summary.scalar("examples_per_second", steps * self.global_batch_size / seconds)
+        self._epochs.append((updates, seconds))
+        if self.writer is not None:
+            with self.writer.as_default(step=end):
+                tf.summary.scalar(
+                    "examples_per_second", updates * self.examples_per_update / seconds
+                )
 
     def on_train_end(self, logs=None):
         timed = self._epochs[1:] or self._epochs
         if timed:
             steps = sum(s for s, _ in timed)
-            self.examples_per_second = steps * self.global_batch_size / sum(t for _, t in timed)
-        if self._writer is not None:
-            self._writer.close()
+            self.examples_per_second = steps * self.examples_per_update / sum(t for _, t in timed)
+        self._close_writer()

@@ -75,6 +75,7 @@ class Dataset(abc.ABC):
         training: bool,
         input_context: tf.distribute.InputContext | None = None,
         seed: int | None = None,
+        drop_remainder: bool | None = None,
     ) -> tf.data.Dataset:
         """Returns the batches of ``split`` ("train" or "eval") for this input pipeline.
 
@@ -85,6 +86,9 @@ class Dataset(abc.ABC):
             input_context: from ``distribute_datasets_from_function``; with more than one input
                 pipeline, each pipeline reads its own shard.
             seed: makes shuffling and random preprocessing repeatable; None: random.
+            drop_remainder: drop the last partial batch; default: when ``training``. The
+                trainer makes training passes with ``False`` and batches across them
+                (``lbkeras.data.stream``), so that no example is left out of a pass.
         """
 
     def __repr__(self) -> str:

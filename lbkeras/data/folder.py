@@ -12,9 +12,19 @@ every n-th file), before shuffling. A file that is not a JPEG or PNG fails with 
 it.
 
 Example:
-    >>> source = FolderDataset("/data/flowers", image_size=160)
-    >>> source.class_names[:2], source.info.num_classes
-    (['daisy', 'dandelion'], 5)
+    >>> import tempfile
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> for split, name in [("train", "daisy"), ("train", "tulip"), ("val", "tulip")]:
+    ...     os.makedirs(os.path.join(folder.name, split, name))
+    ...     png = tf.io.encode_png(tf.zeros((20, 30, 3), tf.uint8))
+    ...     tf.io.write_file(os.path.join(folder.name, split, name, "0.png"), png)
+    >>> source = FolderDataset(folder.name, image_size=16)
+    >>> source.class_names, source.info.num_train, source.info.num_eval
+    (['daisy', 'tulip'], 2, 1)
+    >>> images, labels = next(iter(source.make("train", 2, training=True, seed=0)))
+    >>> images.shape, sorted(labels.numpy().tolist())
+    (TensorShape([2, 16, 16, 3]), [0, 1])
+    >>> folder.cleanup()
 """
 
 from __future__ import annotations
@@ -107,13 +117,16 @@ class FolderDataset(Dataset):
         training: bool,
         input_context: tf.distribute.InputContext | None = None,
         seed: int | None = None,
+        drop_remainder: bool | None = None,
     ) -> tf.data.Dataset:
         """Batches of ``split``; see :meth:`lbkeras.data.Dataset.make`."""
         paths, labels = self.examples[pipeline.check_split(split)]
         if not paths:
             raise ValueError(f"no eval images: {self.eval_path}/<class>/ has no .jpg/.png files")
         size = pipeline.shard_size(len(paths), input_context)
-        pipeline.check_batch_size(batch_size, size, training, "images")
+        pipeline.check_batch_size(
+            batch_size, size, pipeline.drops_remainder(training, drop_remainder), "images"
+        )
         ds = tf.data.Dataset.from_tensor_slices((paths, tf.constant(labels, tf.int32)))
         ds = pipeline.shard(ds, input_context)
         if training:
@@ -135,5 +148,6 @@ class FolderDataset(Dataset):
             batch_size,
             training=training,
             seed=seed,
+            drop_remainder=drop_remainder,
             normalize_fn=preprocessing.normalize,
         )

@@ -16,9 +16,10 @@ References:
     Russakovsky et al., "ImageNet Large Scale Visual Recognition Challenge", IJCV 2015.
     Goyal et al., "Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour", 2017.
 
-Example:
-    >>> source = ImageNetDataset("/data/imagenet", augment="mixup")
-    >>> ds = source.make("train", 256, training=True, input_context=context, seed=0)
+Example (not run: it needs the ImageNet shards; tests/data/imagenet_test.py writes tiny ones)::
+
+    source = ImageNetDataset("/data/imagenet", augment="mixup")
+    ds = source.make("train", 256, training=True, input_context=context, seed=0)
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ class ImageNetDataset(Dataset):
         training: bool,
         input_context: tf.distribute.InputContext | None = None,
         seed: int | None = None,
+        drop_remainder: bool | None = None,
     ) -> tf.data.Dataset:
         """Batches of ``split``; see :meth:`lbkeras.data.Dataset.make`."""
         check_int("batch_size", batch_size, positive=True)
@@ -148,5 +150,6 @@ class ImageNetDataset(Dataset):
             batch_size,
             training=training,
             seed=seed,
+            drop_remainder=drop_remainder,
             normalize_fn=preprocessing.normalize,
         )

@@ -13,11 +13,18 @@ Sharding: in-memory; each input pipeline keeps every n-th example (``ds.shard``)
 References:
     Greydanus, "Scaling down Deep Learning", arXiv:2011.14439, 2020.
 
-Example:
-    >>> (x, y), (x_test, y_test) = load_mnist1d("~/.cache/lbkeras")
-    >>> x.shape, x_test.shape
-    ((16000, 40), (4000, 40))
-    >>> ds = MNIST1DDataset().make("train", 512, training=True, seed=0)
+Example (small: the default 16,000 + 4,000 examples take ~15 s to generate, once, into
+``~/.cache/lbkeras``):
+    >>> import tempfile
+    >>> cache = tempfile.TemporaryDirectory()
+    >>> (x, y), (x_test, y_test) = load_mnist1d(cache.name, num_train=90, num_test=10)
+    >>> x.shape, x_test.shape, sorted(set(y.tolist())) == list(range(10))
+    ((90, 40), (10, 40), True)
+    >>> ds = MNIST1DDataset(cache.name, num_train=90, num_eval=10).make(
+    ...     "train", 32, training=True, seed=0)
+    >>> [int(labels.shape[0]) for _, labels in ds]
+    [32, 32]
+    >>> cache.cleanup()
 """
 
 from __future__ import annotations
@@ -136,15 +143,20 @@ class MNIST1DDataset(Dataset):
         training: bool,
         input_context: tf.distribute.InputContext | None = None,
         seed: int | None = None,
+        drop_remainder: bool | None = None,
     ) -> tf.data.Dataset:
         """Batches of ``split``; see :meth:`lbkeras.data.Dataset.make`."""
         x, y = self.arrays(split)
         size = pipeline.shard_size(len(x), input_context)
-        pipeline.check_batch_size(batch_size, size, training, "examples")
+        pipeline.check_batch_size(
+            batch_size, size, pipeline.drops_remainder(training, drop_remainder), "examples"
+        )
         ds = tf.data.Dataset.from_tensor_slices((x, y))
         if training:
             # Shuffle the whole set with the same seed on every worker, then shard: global
             # batch k holds the same examples whatever the number of workers and replicas.
             ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
         ds = pipeline.shard(ds, input_context)
-        return pipeline.finish(ds, self, batch_size, training=training, seed=seed)
+        return pipeline.finish(
+            ds, self, batch_size, training=training, seed=seed, drop_remainder=drop_remainder
+        )

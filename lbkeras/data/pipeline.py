@@ -6,8 +6,14 @@ pipeline per worker (:func:`shard`), per-element random seeds derived from the `
 epoch), and :func:`finish`, which batches, augments training batches, normalises and prefetches.
 
 Example:
-    >>> ds = shard(tf.data.Dataset.range(10), input_context)
-    >>> ds = finish(ds.map(to_example), source, 32, training=True, seed=0)
+    >>> context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=1)
+    >>> [int(i) for i in shard(tf.data.Dataset.range(10), context)]
+    [1, 3, 5, 7, 9]
+    >>> source = lbkeras.data.SyntheticDataset(input_shape=(2,), num_classes=3)
+    >>> examples = tf.data.Dataset.from_tensor_slices((tf.zeros((10, 2)), tf.range(10) % 3))
+    >>> batches = finish(shard(examples, context), source, 2, training=True, seed=0)
+    >>> [tuple(x.shape) for x, _ in batches]  # 5 examples: the last partial batch is dropped
+    [(2, 2), (2, 2)]
 """
 
 from __future__ import annotations
@@ -51,10 +57,17 @@ def shard_size(num_examples: int, input_context: tf.distribute.InputContext | No
     return len(range(pipeline_id, num_examples, num_pipelines))
 
 
-def check_batch_size(batch_size: int, num_examples: int, training: bool, what: str) -> int:
-    """``batch_size`` after checking a training pipeline of ``num_examples`` yields a batch."""
+def drops_remainder(training: bool, drop_remainder: bool | None) -> bool:
+    """Whether a pipeline drops its last partial batch: ``drop_remainder``, by default
+    when ``training``."""
+    return training if drop_remainder is None else bool(drop_remainder)
+
+
+def check_batch_size(batch_size: int, num_examples: int, drop_remainder: bool, what: str) -> int:
+    """``batch_size`` after checking a pipeline of ``num_examples`` that drops its last
+    partial batch yields one."""
     check_int("batch_size", batch_size, positive=True)
-    if training and batch_size > num_examples:
+    if drop_remainder and batch_size > num_examples:
         raise ValueError(
             f"batch_size {batch_size} is larger than the {num_examples} {what} of this input "
             "pipeline: training drops the last partial batch, so no batch would be produced"
@@ -83,15 +96,21 @@ def finish(
     seed: int | None,
     batch_fn: Callable[..., tuple[tf.Tensor, tf.Tensor]] | None = None,
     normalize_fn: Callable[[tf.Tensor], tf.Tensor] | None = None,
+    drop_remainder: bool | None = None,
 ) -> tf.data.Dataset:
     """Batches ``(features, label)`` elements and readies them for ``model.fit``.
 
-    In order: batch (dropping the remainder when training), ``batch_fn`` (e.g. a gather from a
+    In order: batch (dropping the remainder if ``drop_remainder``, by default when
+    training), ``batch_fn`` (e.g. a gather from a
     pool), the source's augmentation (training only), one-hot labels for soft-label sources in
     evaluation too, ``normalize_fn`` on the features (after augmentation, which works in [0, 1]),
     float32/int32 casts, prefetch.
     """
-    ds = ds.batch(batch_size, drop_remainder=training, num_parallel_calls=AUTOTUNE)
+    ds = ds.batch(
+        batch_size,
+        drop_remainder=drops_remainder(training, drop_remainder),
+        num_parallel_calls=AUTOTUNE,
+    )
     if batch_fn is not None:
         ds = ds.map(batch_fn, num_parallel_calls=AUTOTUNE)
     num_classes = source.info.num_classes

@@ -89,11 +89,14 @@ class SyntheticDataset(Dataset):
         training: bool,
         input_context: tf.distribute.InputContext | None = None,
         seed: int | None = None,
+        drop_remainder: bool | None = None,
     ) -> tf.data.Dataset:
         """Batches of ``split``; see :meth:`lbkeras.data.Dataset.make`."""
         num_examples = self._num_examples(pipeline.check_split(split))
         size = pipeline.shard_size(num_examples, input_context)
-        pipeline.check_batch_size(batch_size, size, training, "examples")
+        pipeline.check_batch_size(
+            batch_size, size, pipeline.drops_remainder(training, drop_remainder), "examples"
+        )
         features, labels = self.pool(split)
         ds = pipeline.shard(tf.data.Dataset.range(num_examples), input_context)
         if training:
@@ -103,4 +106,12 @@ class SyntheticDataset(Dataset):
             in_pool = indices % labels.shape[0]
             return tf.gather(features, in_pool), tf.gather(labels, in_pool)
 
-        return pipeline.finish(ds, self, batch_size, training=training, seed=seed, batch_fn=gather)
+        return pipeline.finish(
+            ds,
+            self,
+            batch_size,
+            training=training,
+            seed=seed,
+            drop_remainder=drop_remainder,
+            batch_fn=gather,
+        )

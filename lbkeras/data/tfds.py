@@ -12,10 +12,10 @@ Sharding: by examples, through TFDS: pipeline ``i`` of ``n`` reads
 ``tfds.even_splits(split, n)[i]``, a contiguous range of the split (only the files that hold it),
 so any number of workers works whatever the number of files.
 
-Example:
-    >>> source = TFDSDataset("cifar10", data_dir="/data/tfds", augment="cutmix")
-    >>> source.info.input_shape, source.soft_labels
-    ((32, 32, 3), True)
+Example (not run: it needs CIFAR-10 prepared in ``/data/tfds``)::
+
+    source = TFDSDataset("cifar10", data_dir="/data/tfds", augment="cutmix")
+    source.info.input_shape, source.soft_labels  # ((32, 32, 3), True)
 """
 
 from __future__ import annotations
@@ -139,6 +139,7 @@ class TFDSDataset(Dataset):
         training: bool,
         input_context: tf.distribute.InputContext | None = None,
         seed: int | None = None,
+        drop_remainder: bool | None = None,
     ) -> tf.data.Dataset:
         """Batches of ``split``; see :meth:`lbkeras.data.Dataset.make`."""
         tfds_split = self.splits[pipeline.check_split(split)]
@@ -146,7 +147,9 @@ class TFDSDataset(Dataset):
         if num_pipelines > 1:
             tfds_split = tfds.even_splits(tfds_split, n=num_pipelines)[pipeline_id]
         size = self.builder.info.splits[tfds_split].num_examples
-        pipeline.check_batch_size(batch_size, size, training, "examples")
+        pipeline.check_batch_size(
+            batch_size, size, pipeline.drops_remainder(training, drop_remainder), "examples"
+        )
         ds = self.builder.as_dataset(
             split=tfds_split,
             shuffle_files=training,
@@ -179,5 +182,6 @@ class TFDSDataset(Dataset):
             batch_size,
             training=training,
             seed=seed,
+            drop_remainder=drop_remainder,
             normalize_fn=preprocessing.normalize if self.normalize else None,
         )

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from lbkeras.checks import check_int
+from lbkeras.layers.sync_batch_norm import replace_batch_norms
 
 MOVING_STATISTICS = ("moving_mean", "moving_variance", "moving_stddev")
 
@@ -58,8 +59,11 @@ class GhostBatchNormalization(keras.layers.BatchNormalization):
         generalization gap in large batch training of neural networks", NeurIPS 2017.
 
     Example:
-        >>> x = keras.layers.Conv2D(64, 3)(x)
-        >>> x = lbkeras.layers.GhostBatchNormalization(virtual_batch_size=128)(x)
+        >>> layer = lbkeras.layers.GhostBatchNormalization(virtual_batch_size=4)
+        >>> x = np.random.default_rng(0).normal(3.0, 2.0, size=(8, 5)).astype("float32")
+        >>> y = keras.ops.convert_to_numpy(layer(x, training=True))  # 2 ghost batches of 4
+        >>> np.allclose(y[:4].mean(0), 0, atol=1e-5), np.allclose(y[4:].std(0), 1, atol=1e-2)
+        (True, True)
     """
 
     def __init__(self, virtual_batch_size: int | None = 128, **kwargs) -> None:
@@ -127,19 +131,18 @@ def use_ghost_batch_norm(model: keras.Model, virtual_batch_size: int) -> keras.M
     ``--ghost_batch_size`` applies to any registered model.
 
     Example:
-        >>> model = use_ghost_batch_norm(lbkeras.models.get("resnet50", ...), 128)
+        >>> model = lbkeras.models.get(
+        ...     "mlp", input_shape=(8,), num_classes=2, hidden_units=(16,), batch_norm=True)
+        >>> ghost = use_ghost_batch_norm(model, 32)
+        >>> [type(layer).__name__ for layer in ghost.layers if "Normal" in type(layer).__name__]
+        ['GhostBatchNormalization']
     """
 
-    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
-        config = layer.get_config()
-        if type(layer) is keras.layers.BatchNormalization:
-            if config.pop("synchronized", False):
-                raise ValueError(
-                    f"layer {layer.name}: synchronized batch norm cannot be made a ghost one"
-                )
-            return GhostBatchNormalization(virtual_batch_size=virtual_batch_size, **config)
-        return layer.__class__.from_config(config)
+    def ghost(config: dict) -> GhostBatchNormalization:
+        if config.pop("synchronized", False):
+            raise ValueError(
+                f"layer {config['name']}: synchronized batch norm cannot be made a ghost one"
+            )
+        return GhostBatchNormalization(virtual_batch_size=virtual_batch_size, **config)
 
-    ghost = keras.models.clone_model(model, clone_function=clone)
-    ghost.set_weights(model.get_weights())
-    return ghost
+    return replace_batch_norms(model, ghost)

@@ -27,13 +27,19 @@ from lbkeras.optimizers.trust_ratio import TrustRatio
 from lbkeras.optimizers.wrapper import OptimizerWrapper
 from lbkeras.registry import Registry
 
+# Tags of the registry entries (the facts code choosing by name needs, kept here once):
+#   adaptive: the step is normalised by gradient statistics (Adam-like): the "auto"
+#       learning-rate rule scales it by sqrt(batch ratio), the others linearly;
+#   momentum: takes a `momentum` argument (what the trainer's --momentum sets);
+#   layerwise: lbkeras's LayerwiseOptimizer (coupled decay, exclusions);
+#   wrapper: wraps another optimizer, given as `optimizer=` (a name or an instance).
 OPTIMIZERS = Registry("optimizer")
-OPTIMIZERS.add("lars", LARS)
-OPTIMIZERS.add("lamb", LAMB)
-# Keras's optimizers under their lower-case names; Keras's Lamb is kept apart
+OPTIMIZERS.add("lars", LARS, momentum=True, layerwise=True)
+OPTIMIZERS.add("lamb", LAMB, adaptive=True, layerwise=True)
+OPTIMIZERS.add("sgd", keras.optimizers.SGD, momentum=True)
+# Keras's adaptive optimizers under their lower-case names; Keras's Lamb is kept apart
 # from lbkeras's as "keras_lamb" (it has no exclusions and no decay in r).
 for _name, _cls in {
-    "sgd": keras.optimizers.SGD,
     "adam": keras.optimizers.Adam,
     "adamw": keras.optimizers.AdamW,
     "adamax": keras.optimizers.Adamax,
@@ -45,8 +51,11 @@ for _name, _cls in {
     "ftrl": keras.optimizers.Ftrl,
     "lion": keras.optimizers.Lion,
     "keras_lamb": keras.optimizers.Lamb,
+    # Orthogonalised momentum for matrices, AdamW for the rest (Jordan et al. 2024);
+    # its own momentum (0.95) is kept: the trainer's --momentum is SGD's.
+    "muon": keras.optimizers.Muon,
 }.items():
-    OPTIMIZERS.add(_name, _cls)
+    OPTIMIZERS.add(_name, _cls, adaptive=True)
 
 
 def _sgd_with_momentum(nesterov: bool, **kwargs: Any) -> keras.optimizers.SGD:
@@ -56,13 +65,17 @@ def _sgd_with_momentum(nesterov: bool, **kwargs: Any) -> keras.optimizers.SGD:
 
 # SGD with momentum 0.9 by default: "momentum" is Goyal et al.'s optimizer,
 # "nesterov" the one Nado et al. 2021 tune to match LARS at batch 32k.
-OPTIMIZERS.add("momentum", functools.partial(_sgd_with_momentum, False))
-OPTIMIZERS.add("nesterov", functools.partial(_sgd_with_momentum, True))
+OPTIMIZERS.add("momentum", functools.partial(_sgd_with_momentum, False), momentum=True)
+OPTIMIZERS.add("nesterov", functools.partial(_sgd_with_momentum, True), momentum=True)
+
+
+#: The inner optimizer of a wrapper given by name when none is named.
+DEFAULT_INNER_OPTIMIZER = "sgd"
 
 
 def _wrap(
     wrapper: type[OptimizerWrapper],
-    optimizer: str | keras.optimizers.Optimizer = "sgd",
+    optimizer: str | keras.optimizers.Optimizer = DEFAULT_INNER_OPTIMIZER,
     optimizer_options: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> OptimizerWrapper:
@@ -86,7 +99,7 @@ for _name, _wrapper in {
     "agc": AdaptiveGradientClipping,
     "gradient_accumulation": GradientAccumulation,
 }.items():
-    OPTIMIZERS.add(_name, functools.partial(_wrap, _wrapper))
+    OPTIMIZERS.add(_name, functools.partial(_wrap, _wrapper), wrapper=True)
 
 
 def get(name: str, **kwargs: Any) -> keras.optimizers.Optimizer:
@@ -94,12 +107,18 @@ def get(name: str, **kwargs: Any) -> keras.optimizers.Optimizer:
     return OPTIMIZERS.get(name, **kwargs)
 
 
-def names() -> list[str]:
-    """The registered optimizer names."""
-    return OPTIMIZERS.names()
+def names(**tags: Any) -> list[str]:
+    """The registered optimizer names; with ``tags`` (``adaptive=True``) only those."""
+    return OPTIMIZERS.names(**tags)
+
+
+def is_adaptive(name: str) -> bool:
+    """Whether the optimizer registered under ``name`` is adaptive (Adam-like)."""
+    return bool(OPTIMIZERS.tags(name).get("adaptive", False))
 
 
 __all__ = [
+    "DEFAULT_INNER_OPTIMIZER",
     "LAMB",
     "LARS",
     "OPTIMIZERS",
@@ -112,5 +131,6 @@ __all__ = [
     "PiecewiseConstantSteps",
     "TrustRatio",
     "get",
+    "is_adaptive",
     "names",
 ]

@@ -52,13 +52,14 @@ def steps_per_epoch(num_examples: int, global_batch_size: int, drop_remainder: b
     return num_examples // global_batch_size
 
 
-def epochs_to_steps(epochs: float | Sequence[float], steps_per_epoch: int) -> int | list[int]:
+def epochs_to_steps(epochs: float | Sequence[float], steps_per_epoch: float) -> int | list[int]:
     """``epochs * steps_per_epoch`` rounded to the nearest int (halves up), for one or many.
 
     Args:
         epochs: a number of epochs ``>= 0`` (may be fractional), or a sequence of them
             (schedule boundaries).
-        steps_per_epoch: optimizer steps per epoch, ``> 0``.
+        steps_per_epoch: optimizer steps per epoch, ``> 0``; may be fractional (``N / B``,
+            the steps of one pass over the data).
 
     Returns:
         An int for a number, a list of ints for a sequence.
@@ -66,7 +67,7 @@ def epochs_to_steps(epochs: float | Sequence[float], steps_per_epoch: int) -> in
     Raises:
         ValueError: a negative number of epochs or a non-positive ``steps_per_epoch``.
     """
-    steps_per_epoch = check_int("steps_per_epoch", steps_per_epoch, positive=True)
+    steps_per_epoch = check_float("steps_per_epoch", steps_per_epoch, positive=True)
     if isinstance(epochs, Sequence) and not isinstance(epochs, (str, bytes)):
         return [epochs_to_steps(e, steps_per_epoch) for e in epochs]
     return math.floor(check_float("epochs", epochs) * steps_per_epoch + 0.5)

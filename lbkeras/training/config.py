@@ -1,12 +1,31 @@
-"""The experiment config: everything one training run needs, frozen.
+"""The experiment config: every setting of one training run, defined once.
 
-``tools/train.py`` turns absl flags into an :class:`ExperimentConfig`; Python users build
-one directly and call :func:`lbkeras.training.run`. Library code never reads flags.
+Each field of :class:`ExperimentConfig` is declared with :func:`setting`, which holds
+its default, its help text and, where it has them, its choices (imported from the
+module that owns the concept: the scaling rules from ``lbkeras.scaling``, the
+strategies from ``lbkeras.distribute``...). Nothing else spells a setting out again:
+``lbkeras.training.config_flags`` generates the absl flags of ``lbkeras-train`` from
+these fields (flag name = field name, same default, help and choices), and a run's
+``config.json`` turns back into the same flags (:meth:`ExperimentConfig.to_flags`) or
+is read whole (``--config=config.json``).
+
+Why a frozen dataclass with field metadata, and not ``ml_collections.ConfigDict``
+(flax, big_vision) or argparse (timm): a dataclass is typed, immutable and validated
+once in ``__post_init__``, Python users build it with keywords and get IDE help, and
+absl (which this project's tools use) needs only name, type, default and help to
+define a flag. ``ConfigDict`` would add a dependency and a second, untyped way to
+spell every setting.
 
 Example:
-    >>> config = ExperimentConfig(model="mnist1d_cnn", dataset="mnist1d",
-    ...                           global_batch_size=4096, epochs=30, model_dir="/tmp/run1")
-    >>> results = lbkeras.training.run(config)
+    >>> config = ExperimentConfig(global_batch_size=4096, accumulation_steps=2, epochs=30)
+    >>> config.effective_batch_size
+    8192
+    >>> config.replace(epochs=10).epochs
+    10
+    >>> ExperimentConfig(lr_scaling="cubic")
+    Traceback (most recent call last):
+    ...
+    ValueError: lr_scaling='cubic'; choose one of: linear, sqrt, none, auto
 """
 
 from __future__ import annotations
@@ -14,14 +33,37 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import typing
+from collections.abc import Sequence
 from typing import Any
 
 from lbkeras.checks import check_float, check_int
+from lbkeras.distribute.strategy import STRATEGIES
 from lbkeras.optimizers.trust_ratio import SCALES as TRUST_RATIO_SCALES
+from lbkeras.scaling import RULES as LR_SCALING_RULES
+from lbkeras.schedules.warmup import KINDS as WARMUP_KINDS
 
-LR_SCALING = ("linear", "sqrt", "none", "auto")
-MIXED_PRECISION = ("none", "float16", "bfloat16")
-WARMUP_KINDS = ("linear", "constant", "polynomial")
+#: ``mixed_precision`` names and the Keras policy each sets.
+MIXED_PRECISION_POLICIES = {
+    "none": "float32",
+    "float16": "mixed_float16",
+    "bfloat16": "mixed_bfloat16",
+}
+
+#: Settings that change how a run behaves but not what it computes: a run resumed with
+#: other values of these is the same run, and they are not hyper-parameters.
+RUN_BEHAVIOUR = ("model_dir", "data_dir", "resume", "verbose", "backup_every_seconds")
+
+#: The decays after warmup that the trainer builds (``lbkeras.training.recipe``).
+SCHEDULES = ("polynomial", "linear", "cosine", "step", "rsqrt", "constant")
+
+
+def setting(default: Any, help: str, *, choices: Sequence[str] | None = None) -> Any:  # noqa: A002  (absl's word)
+    """A config field: its default, help text and choices (``dataclasses.field`` metadata)."""
+    metadata = {"help": help, "choices": tuple(choices) if choices is not None else None}
+    if isinstance(default, dict):
+        return dataclasses.field(default_factory=lambda: dict(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,106 +71,234 @@ class ExperimentConfig:
     """One training run. Defaults: the MNIST-1D large-batch recipe (LARS at batch 2048).
 
     Learning rate: ``base_learning_rate`` is tuned for ``base_batch_size`` and scaled to
-    ``global_batch_size`` by ``lr_scaling``; it is then the peak of the schedule, reached
-    after ``warmup_epochs`` of warmup from ``warmup_initial_learning_rate``.
-    Length: ``train_steps`` if set, else ``epochs`` (fractions allowed).
-    Wrappers (0 = off): ``agc_clipping`` (AdaptiveGradientClipping), ``gradient_noise_eta``
-    (GradientNoise), ``trust_ratio`` (TrustRatio's coefficient; ``trust_ratio_scale``
-    "update" or "gradient" places the ratio as LAMB or LARS do), ``lookahead_sync_period``
-    (Lookahead), applied in that order around the optimizer (Lookahead outermost).
-    ``ghost_batch_size`` turns the model's batch norms into ghost ones (0 = off).
-    ``accumulation_steps`` > 1 accumulates gradients (GradientAccumulation, outermost):
-    ``global_batch_size`` is then the micro-batch and the learning-rate rule uses the
-    effective batch ``global_batch_size * accumulation_steps``. ``sam_rho`` > 0 trains
-    with sharpness-aware minimisation.
+    the effective global batch by ``lr_scaling``; it is then the peak of the schedule,
+    reached after ``warmup_epochs`` of warmup. Length: ``train_steps`` if set, else
+    ``epochs`` passes over the training data, ``round(epochs * N / B)`` steps. Wrappers
+    (0 = off) go around the optimizer in this order: ``agc``, ``gradient_noise_eta``,
+    ``trust_ratio``, ``lookahead``, and gradient accumulation outermost. See each
+    field's help (``lbkeras-train --helpfull``) for the rest.
     """
 
-    model: str = "mnist1d_cnn"
-    dataset: str = "mnist1d"
-    global_batch_size: int = 2048
-    base_learning_rate: float = 1.0
-    base_batch_size: int = 256
-    lr_scaling: str = "linear"
-    optimizer: str = "lars"
-    momentum: float = 0.9
-    weight_decay: float = 1e-3
-    schedule: str = "polynomial"
-    schedule_power: float = 2.0
-    decay_epochs: tuple[float, ...] = ()
-    decay_rate: float = 0.1
-    end_learning_rate: float = 0.0
-    warmup_epochs: float = 5.0
-    warmup_kind: str = "linear"
-    warmup_initial_learning_rate: float = 0.0
-    epochs: float = 25.0
-    train_steps: int = 0
-    label_smoothing: float = 0.0
-    trust_ratio: float = 0.0
-    trust_ratio_scale: str = "update"
-    gradient_noise_eta: float = 0.0
-    agc_clipping: float = 0.0
-    lookahead_sync_period: int = 0
-    ghost_batch_size: int = 0
-    accumulation_steps: int = 1
-    sam_rho: float = 0.0
-    strategy: str = "default"
-    devices: tuple[str, ...] = ()
-    tpu: str = ""
-    mixed_precision: str = "none"
-    jit_compile: bool = False
-    model_dir: str = ""
-    data_dir: str = ""
-    seed: int = 0
-    resume: bool = True
-    verbose: int = 1
-    eval_every_epochs: int = 0
-    model_options: dict[str, Any] = dataclasses.field(default_factory=dict)
-    dataset_options: dict[str, Any] = dataclasses.field(default_factory=dict)
-    optimizer_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # What to train.
+    model: str = setting("mnist1d_cnn", "Model name (lbkeras.models.names()).")
+    model_options: dict[str, Any] = setting(
+        {}, 'JSON object of model arguments, e.g. {"zero_init_residual_gamma": true}.'
+    )
+    dataset: str = setting("mnist1d", "Dataset name (lbkeras.data.names(), or tfds:NAME).")
+    dataset_options: dict[str, Any] = setting(
+        {}, 'JSON object of dataset arguments, e.g. {"augment": "mixup"}.'
+    )
+    data_dir: str = setting("", "Folder of the dataset (default: the dataset's own).")
+    # The batch and the learning rate.
+    global_batch_size: int = setting(2048, "Examples per step, summed over all replicas.")
+    base_learning_rate: float = setting(1.0, "Learning rate tuned at --base_batch_size.")
+    base_batch_size: int = setting(256, "Batch size --base_learning_rate was tuned for.")
+    lr_scaling: str = setting(
+        "linear",
+        "How the learning rate grows with the batch (auto: sqrt for adaptive optimizers, "
+        "linear otherwise).",
+        choices=LR_SCALING_RULES,
+    )
+    # The optimizer.
+    optimizer: str = setting(
+        "lars",
+        "Optimizer name: any of lbkeras.optimizers.names(), wrappers included (their inner "
+        'optimizer from --optimizer_options, e.g. {"optimizer": "lamb", "sync_period": 5}).',
+    )
+    optimizer_options: dict[str, Any] = setting({}, "JSON object of optimizer arguments.")
+    momentum: float = setting(0.9, "Momentum of the optimizers that take one (LARS, SGD).")
+    weight_decay: float = setting(
+        1e-3, "Weight decay: coupled for LARS/LAMB, decoupled (Keras) for the others."
+    )
+    # The schedule.
+    schedule: str = setting("polynomial", "Decay after warmup.", choices=SCHEDULES)
+    schedule_power: float = setting(2.0, "Power of the polynomial decay (LARS: 2).")
+    decay_epochs: tuple[float, ...] = setting(
+        (), "Epochs of the step decay, e.g. 30,60,80 (Goyal et al.)."
+    )
+    decay_rate: float = setting(0.1, "Factor of the step decay at each boundary.")
+    end_learning_rate: float = setting(0.0, "Learning rate at the end of the decay.")
+    warmup_epochs: float = setting(5.0, "Epochs of warmup before the decay.")
+    warmup_kind: str = setting(
+        "linear", "Warmup shape (Goyal et al.: linear, 'gradual').", choices=WARMUP_KINDS
+    )
+    warmup_initial_learning_rate: float = setting(0.0, "Learning rate at step 0.")
+    # Length.
+    epochs: float = setting(
+        25.0, "Passes over the training data: round(epochs * N / B) steps (fractions allowed)."
+    )
+    train_steps: int = setting(0, "Training length in optimizer steps; 0: use --epochs.")
+    label_smoothing: float = setting(0.0, "Label smoothing of the cross-entropy.")
+    # Large-batch aids (0: off).
+    trust_ratio: float = setting(
+        0.0, "Wrap the optimizer in TrustRatio with this trust coefficient; 0: off."
+    )
+    trust_ratio_scale: str = setting(
+        "update",
+        "Where --trust_ratio acts: on the optimizer's step (as LAMB) or on the gradient it "
+        "sees (as LARS: around momentum it is LARS).",
+        choices=TRUST_RATIO_SCALES,
+    )
+    gradient_noise_eta: float = setting(
+        0.0, "Annealed Gaussian gradient noise eta (Neelakantan et al.: 0.01, 0.3 or 1.0); 0: off."
+    )
+    agc: float = setting(
+        0.0, "Adaptive gradient clipping threshold (Brock et al.: 0.01 to 0.16); 0: off."
+    )
+    lookahead: int = setting(
+        0, "Wrap the optimizer in Lookahead with this sync period (Zhang et al.: 6); 0: off."
+    )
+    accumulation_steps: int = setting(
+        1,
+        "Accumulate gradients over this many micro-batches of --global_batch_size per update "
+        "(the learning-rate rule uses the effective batch); 1: off.",
+    )
+    sam_rho: float = setting(
+        0.0, "Sharpness-aware minimisation radius (Foret et al.: 0.05); 0: off."
+    )
+    ghost_batch_size: int = setting(
+        0,
+        "Ghost batch norm: batch statistics over virtual batches of this size (Hoffer et al.: "
+        "128); 0: off.",
+    )
+    sync_batch_norm: bool = setting(
+        False,
+        "Batch norm statistics over the global batch (all replicas and workers) in every "
+        "model: N workers then train as one process with the same global batch.",
+    )
+    # Where and how.
+    strategy: str = setting("default", "tf.distribute strategy.", choices=STRATEGIES)
+    devices: tuple[str, ...] = setting(
+        (), "Devices for --strategy=mirrored/one_device (default: all GPUs)."
+    )
+    tpu: str = setting("", "TPU name or address for --strategy=tpu ('local' on a TPU VM).")
+    mixed_precision: str = setting(
+        "none", "Mixed-precision policy.", choices=tuple(MIXED_PRECISION_POLICIES)
+    )
+    jit_compile: bool = setting(False, "XLA-compile the train step.")
+    # Outputs, evaluation, fault tolerance.
+    model_dir: str = setting(
+        "", "Folder for logs, backups, the model and results (default: a new temporary folder)."
+    )
+    seed: int = setting(0, "Seed of initialisation and data order.")
+    steps_per_loop: int = setting(
+        0,
+        "Steps of one Keras epoch, between which evaluation, TensorBoard summaries, NaN checks "
+        "and backups happen; 0: one pass over the training data, round(N / B).",
+    )
+    eval_every_loops: int = setting(
+        1, "Evaluate on the eval split every this many loops (see --steps_per_loop); 0: at the end."
+    )
+    backup_every_seconds: float = setting(
+        60.0,
+        "Back up at the first loop end at least this many seconds after the last backup "
+        "(0: after every loop); a killed run restarted with the same flags resumes there.",
+    )
+    resume: bool = setting(True, "Resume from the backup in --model_dir if there is one.")
+    verbose: int = setting(1, "0 silent, 1 progress bar, 2 one line per loop.")
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
-        """Raises ``ValueError`` naming the first bad field and what it must be."""
-        check_int("global_batch_size", self.global_batch_size, positive=True)
-        check_int("base_batch_size", self.base_batch_size, positive=True)
+        """Raises ``ValueError`` (or ``TypeError``) naming the first bad field and the fix."""
+        for field in dataclasses.fields(self):
+            choices = field.metadata["choices"]
+            value = getattr(self, field.name)
+            if choices is not None and value not in choices:
+                raise ValueError(f"{field.name}={value!r}; choose one of: {', '.join(choices)}")
+        for name in ("global_batch_size", "base_batch_size", "accumulation_steps"):
+            check_int(name, getattr(self, name), positive=True)
+        for name in ("train_steps", "lookahead", "ghost_batch_size", "seed", "steps_per_loop"):
+            check_int(name, getattr(self, name))
+        check_int("eval_every_loops", self.eval_every_loops)
         check_float("base_learning_rate", self.base_learning_rate, positive=True)
-        check_float("weight_decay", self.weight_decay)
-        check_float("warmup_epochs", self.warmup_epochs)
-        check_float("warmup_initial_learning_rate", self.warmup_initial_learning_rate)
-        check_float("end_learning_rate", self.end_learning_rate)
+        for name in (
+            "weight_decay",
+            "warmup_epochs",
+            "warmup_initial_learning_rate",
+            "end_learning_rate",
+            "trust_ratio",
+            "gradient_noise_eta",
+            "agc",
+            "sam_rho",
+            "backup_every_seconds",
+        ):
+            check_float(name, getattr(self, name))
         check_float("decay_rate", self.decay_rate, positive=True)
         check_float("schedule_power", self.schedule_power, positive=True)
-        check_int("train_steps", self.train_steps)
-        check_float("trust_ratio", self.trust_ratio)
-        check_float("gradient_noise_eta", self.gradient_noise_eta)
-        check_float("agc_clipping", self.agc_clipping)
-        check_int("lookahead_sync_period", self.lookahead_sync_period)
-        check_int("ghost_batch_size", self.ghost_batch_size)
-        check_int("accumulation_steps", self.accumulation_steps, positive=True)
-        check_float("sam_rho", self.sam_rho)
-        check_int("seed", self.seed)
         if not (self.train_steps or (math.isfinite(self.epochs) and self.epochs > 0)):
             raise ValueError(f"epochs must be > 0 (or set train_steps), got {self.epochs!r}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        if not 0 <= self.label_smoothing < 1:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
-        for field, value, choices in (
-            ("lr_scaling", self.lr_scaling, LR_SCALING),
-            ("mixed_precision", self.mixed_precision, MIXED_PRECISION),
-            ("warmup_kind", self.warmup_kind, WARMUP_KINDS),
-            ("trust_ratio_scale", self.trust_ratio_scale, TRUST_RATIO_SCALES),
-        ):
-            if value not in choices:
-                raise ValueError(f"{field}={value!r}; choose one of: {', '.join(choices)}")
+        for name in ("momentum", "label_smoothing"):
+            value = getattr(self, name)
+            if not 0 <= value < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {value!r}")
         if list(self.decay_epochs) != sorted(set(self.decay_epochs)):
             raise ValueError(f"decay_epochs must be increasing, got {list(self.decay_epochs)}")
+        if self.ghost_batch_size and self.sync_batch_norm:
+            raise ValueError(
+                "ghost_batch_size and sync_batch_norm exclude each other: ghost batches are "
+                "smaller than a replica's batch, synchronised ones span all replicas"
+            )
+
+    @property
+    def effective_batch_size(self) -> int:
+        """Examples per optimizer update: the global batch times the accumulation steps."""
+        return self.global_batch_size * self.accumulation_steps
+
+    def hyperparameters(self) -> dict[str, bool | int | float | str]:
+        """The settings that change what a run computes, as TensorBoard HParams values
+        (tuples and dicts as their JSON text)."""
+        return {
+            key: value if isinstance(value, (bool, int, float, str)) else json.dumps(value)
+            for key, value in self.to_dict().items()
+            if key not in RUN_BEHAVIOUR
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as plain JSON types (tuples become lists)."""
+        return json.loads(self.to_json())
 
     def to_json(self) -> str:
         """The resolved config as JSON (written to ``model_dir/config.json``)."""
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ExperimentConfig:
+        """The config a ``config.json`` holds; unknown keys are refused, naming them."""
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("a config JSON must be an object of settings")
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+        hints = typing.get_type_hints(cls)
+        return cls(
+            **{
+                key: tuple(value) if typing.get_origin(hints[key]) is tuple else value
+                for key, value in data.items()
+            }
+        )
+
+    def to_flags(self) -> list[str]:
+        """``--name=value`` for every setting: the flags that rebuild this config."""
+        flags = []
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, bool):
+                flags.append(f"--{field.name}" if value else f"--no{field.name}")
+            elif isinstance(value, tuple):
+                flags.append(f"--{field.name}={','.join(str(v) for v in value)}")
+            elif isinstance(value, dict):
+                flags.append(f"--{field.name}={json.dumps(value, sort_keys=True)}")
+            else:  # repr: a float's shortest exact form
+                flags.append(
+                    f"--{field.name}={value!r}"
+                    if isinstance(value, float)
+                    else f"--{field.name}={value}"
+                )
+        return flags
 
     def replace(self, **changes: Any) -> ExperimentConfig:
         """A copy with ``changes`` applied (and validated)."""

@@ -1,28 +1,56 @@
-"""From a config to the optimizer and its schedule: the large-batch recipe in one place."""
+"""From a config to the optimizer and its schedule: the large-batch recipe in one place.
+
+Example:
+    >>> config = ExperimentConfig(optimizer="lookahead", optimizer_options={
+    ...     "optimizer": "lamb", "sync_period": 5}, lr_scaling="auto", weight_decay=0.01)
+    >>> base_optimizer_name(config)
+    'lamb'
+    >>> peak_learning_rate(config)  # sqrt rule: 1.0 * sqrt(2048 / 256)
+    2.8284271247461903
+    >>> optimizer = build_optimizer(config, learning_rate=0.1)
+    >>> type(optimizer).__name__, type(optimizer.inner_optimizer).__name__
+    ('Lookahead', 'LAMB')
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 import keras
 
 from lbkeras import optimizers, schedules
 from lbkeras.scaling import scale_learning_rate
-from lbkeras.training.config import ExperimentConfig
 
-# Optimizers whose `weight_decay` argument is lbkeras's coupled decay; the others get
-# Keras's decoupled `weight_decay` (multiplied by the learning rate).
-_COUPLED_DECAY = ("lars", "lamb")
-_MOMENTUM_OPTIMIZERS = ("lars", "sgd", "momentum", "nesterov")
+if TYPE_CHECKING:
+    from lbkeras.training.config import ExperimentConfig
+
+LearningRate = float | keras.optimizers.schedules.LearningRateSchedule
+
+
+def base_optimizer_name(config: ExperimentConfig) -> str:
+    """The optimizer that takes the learning rate: ``config.optimizer``, or for a wrapper
+    the one it wraps (``optimizer_options["optimizer"]``, recursively)."""
+    name, options = config.optimizer, config.optimizer_options
+    while optimizers.OPTIMIZERS.tags(name).get("wrapper"):
+        name = options.get("optimizer", optimizers.DEFAULT_INNER_OPTIMIZER)
+        options = options.get("optimizer_options", {})
+    return name
 
 
 def peak_learning_rate(config: ExperimentConfig) -> float:
     """``base_learning_rate`` scaled from ``base_batch_size`` to the effective global batch."""
     return scale_learning_rate(
         config.base_learning_rate,
-        config.global_batch_size * config.accumulation_steps,
+        config.effective_batch_size,
         config.base_batch_size,
         rule=config.lr_scaling,
-        optimizer=config.optimizer,
+        optimizer=base_optimizer_name(config),
     )
+
+
+def warmup_steps(config: ExperimentConfig, steps_per_epoch: int) -> int:
+    """The warmup's length in optimizer steps."""
+    return schedules.epochs_to_steps(config.warmup_epochs, steps_per_epoch)
 
 
 def build_schedule(
@@ -30,19 +58,20 @@ def build_schedule(
 ) -> keras.optimizers.schedules.LearningRateSchedule:
     """Warmup to the peak rate, then the decay named by ``config.schedule``.
 
-    Decays run over the steps after warmup (``Warmup(shift=True)``), except ``step``,
-    whose ``decay_epochs`` count from the start of training (Goyal et al.).
+    ``total_steps`` and ``steps_per_epoch`` count optimizer updates. Decays run over the
+    steps after warmup (``Warmup(shift=True)``), except ``step``, whose
+    ``decay_epochs`` count from the start of training (Goyal et al.).
     """
     peak = peak_learning_rate(config)
-    warmup_steps = schedules.epochs_to_steps(config.warmup_epochs, steps_per_epoch)
-    if warmup_steps >= total_steps:
+    warmup = warmup_steps(config, steps_per_epoch)
+    if warmup >= total_steps:
         raise ValueError(
-            f"warmup ({warmup_steps} steps) must be shorter than training ({total_steps} steps)"
+            f"warmup ({warmup} steps) must be shorter than training ({total_steps} steps): "
+            "lower --warmup_epochs or raise --epochs"
         )
-    decay_steps = total_steps - warmup_steps
     to_end = dict(
         initial_learning_rate=peak,
-        decay_steps=decay_steps,
+        decay_steps=total_steps - warmup,
         end_learning_rate=config.end_learning_rate,
     )
     arguments = {
@@ -54,54 +83,42 @@ def build_schedule(
             boundaries=schedules.epochs_to_steps(list(config.decay_epochs), steps_per_epoch),
             decay_rate=config.decay_rate,
         ),
-        "rsqrt": dict(initial_learning_rate=peak, timescale=max(1, warmup_steps)),
+        "rsqrt": dict(initial_learning_rate=peak, timescale=max(1, warmup)),
         "constant": dict(learning_rate=peak),
     }
-    if config.schedule not in arguments:
-        raise ValueError(
-            f"unknown schedule {config.schedule!r}; choose one of: {', '.join(arguments)}"
-        )
     if config.schedule == "step" and not config.decay_epochs:
-        raise ValueError("schedule 'step' needs decay_epochs (Goyal et al.: 30,60,80)")
-    decay = schedules.get(config.schedule, **arguments[config.schedule])
-    shift = config.schedule != "step"
+        raise ValueError("schedule 'step' needs --decay_epochs (Goyal et al.: 30,60,80)")
     return schedules.Warmup(
-        decay,
-        warmup_steps=warmup_steps,
+        schedules.get(config.schedule, **arguments[config.schedule]),
+        warmup_steps=warmup,
         initial_learning_rate=config.warmup_initial_learning_rate,
         kind=config.warmup_kind,
-        shift=shift,
+        shift=config.schedule != "step",
     )
 
 
 def build_optimizer(
-    config: ExperimentConfig, schedule: keras.optimizers.schedules.LearningRateSchedule
+    config: ExperimentConfig, learning_rate: LearningRate
 ) -> keras.optimizers.Optimizer:
-    """The optimizer named by ``config.optimizer`` with the schedule and decay settings.
+    """The optimizer named by ``config.optimizer``, any registered name, wrappers included.
 
-    LARS and LAMB exclude biases and normalisation parameters (all 1-D variables) from
-    weight decay and layer adaptation by default, as the papers do. The wrappers of the
-    config go around it: AGC (clips first), gradient noise, trust ratio, Lookahead, and
-    gradient accumulation outermost.
+    The optimizer that takes the learning rate (a wrapper's inner one, named by
+    ``optimizer_options["optimizer"]``) gets ``learning_rate``, ``weight_decay`` and,
+    if it has one, ``momentum``; LARS and LAMB (the ``layerwise`` ones) also exclude
+    biases and normalisation parameters (all 1-D variables) from weight decay and layer
+    adaptation, as the papers do. ``optimizer_options`` override all of these. The
+    wrapper flags of the config then go around it: gradient noise, AGC, trust ratio,
+    Lookahead, and gradient accumulation outermost.
     """
-    name = config.optimizer.lower()
-    kwargs = {"learning_rate": schedule}
-    if config.weight_decay:
-        kwargs["weight_decay"] = config.weight_decay
-    if name in _MOMENTUM_OPTIMIZERS:
-        kwargs["momentum"] = config.momentum
-    if name in _COUPLED_DECAY:
-        kwargs["exclude_1d_variables"] = True
-    kwargs.update(config.optimizer_options)
-    optimizer = optimizers.get(name, **kwargs)
+    optimizer = _named(config.optimizer, dict(config.optimizer_options), config, learning_rate)
     if config.gradient_noise_eta:
         optimizer = optimizers.GradientNoise(
             optimizer, eta=config.gradient_noise_eta, seed=config.seed
         )
-    if config.agc_clipping:
+    if config.agc:
         # Brock et al. leave the classifier unclipped; lbkeras models name it "logits".
         optimizer = optimizers.AdaptiveGradientClipping(
-            optimizer, clipping=config.agc_clipping, exclude=["logits"]
+            optimizer, clipping=config.agc, exclude=["logits"]
         )
     if config.trust_ratio:
         optimizer = optimizers.TrustRatio(
@@ -110,8 +127,31 @@ def build_optimizer(
             exclude_1d_variables=True,
             scale=config.trust_ratio_scale,
         )
-    if config.lookahead_sync_period:
-        optimizer = optimizers.Lookahead(optimizer, sync_period=config.lookahead_sync_period)
+    if config.lookahead:
+        optimizer = optimizers.Lookahead(optimizer, sync_period=config.lookahead)
     if config.accumulation_steps > 1:
         optimizer = optimizers.GradientAccumulation(optimizer, steps=config.accumulation_steps)
     return optimizer
+
+
+def _named(
+    name: str, options: dict[str, Any], config: ExperimentConfig, learning_rate: LearningRate
+) -> keras.optimizers.Optimizer:
+    """The registered optimizer ``name`` built with the recipe's arguments and ``options``."""
+    tags = optimizers.OPTIMIZERS.tags(name)
+    if tags.get("wrapper"):
+        inner = _named(
+            options.pop("optimizer", optimizers.DEFAULT_INNER_OPTIMIZER),
+            dict(options.pop("optimizer_options", {})),
+            config,
+            learning_rate,
+        )
+        return optimizers.get(name, optimizer=inner, **options)
+    arguments: dict[str, Any] = {"learning_rate": learning_rate}
+    if config.weight_decay:
+        arguments["weight_decay"] = config.weight_decay
+    if tags.get("momentum"):
+        arguments["momentum"] = config.momentum
+    if tags.get("layerwise"):
+        arguments["exclude_1d_variables"] = True
+    return optimizers.get(name, **{**arguments, **options})

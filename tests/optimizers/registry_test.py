@@ -26,7 +26,25 @@ def test_keras_optimizers_by_name():
 def test_every_name_builds_and_scaling_knows_it():
     for name in optimizers.names():
         assert isinstance(optimizers.get(name), keras.optimizers.Optimizer), name
+    for name in optimizers.names(wrapper=False):
         assert lbkeras.scaling.resolve_rule("auto", name) in ("linear", "sqrt")
+
+
+def test_tags_say_what_each_optimizer_is():
+    assert optimizers.names(layerwise=True) == ["lamb", "lars"]
+    assert "lars" not in optimizers.names(adaptive=True)
+    assert {"adam", "adamw", "lamb", "muon"} <= set(optimizers.names(adaptive=True))
+    assert set(optimizers.names(wrapper=True)) == {
+        "agc",
+        "gradient_accumulation",
+        "gradient_noise",
+        "lookahead",
+        "trust_ratio",
+    }
+    for name in optimizers.names(wrapper=True):  # every wrapper class is registered
+        assert isinstance(optimizers.get(name), optimizers.OptimizerWrapper), name
+    with pytest.raises(ValueError, match="pass the name of the optimizer it wraps"):
+        lbkeras.scaling.resolve_rule("auto", "lookahead")
 
 
 def test_unknown_optimizer_lists_choices():

@@ -1,0 +1,101 @@
+"""Backups of the training state at epoch ends, every so many seconds, for exact resumption."""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import time
+
+import keras
+
+from lbkeras.atomic import save_atomically
+
+_NAME = "epoch-{:06d}.weights.h5"
+_PATTERN = re.compile(r"epoch-(\d{6})\.weights\.h5$")
+
+
+class Backup(keras.callbacks.Callback):
+    """Saves weights and optimizer state at epoch ends, at most every ``every_seconds``.
+
+    Keras's ``BackupAndRestore`` saves after every epoch, or every N batches but then
+    restarts the interrupted epoch from its first batch on weights that have already
+    seen part of it. This callback saves at the end of an epoch only (so a resumed run
+    continues exactly where the saved one was) and only when ``every_seconds`` have
+    passed since the last save, so short epochs do not pay for a save each; the last
+    epoch is always saved, which tells a rerun that training had finished. Files are
+    written under a temporary name and renamed, and the newest ``keep`` are kept, so a
+    run killed while saving still has its previous backup; under multi-worker training
+    each worker keeps its own and :func:`latest_backup` lets them agree on one.
+
+    Args:
+        backup_dir: the folder of the backups (created if needed).
+        every_seconds: the least time between two saves; 0 saves after every epoch.
+        keep: how many backups to keep (>= 2 for multi-worker training: a worker killed
+            while saving has the one before).
+
+    Example:
+        >>> backup = Backup("/tmp/run/backup", every_seconds=60)
+        >>> epoch = latest_backup("/tmp/run/backup")  # 0: nothing to resume
+        >>> if epoch:
+        ...     restore(model, "/tmp/run/backup", epoch)  # doctest: +SKIP
+        >>> model.fit(..., initial_epoch=epoch, callbacks=[backup])  # doctest: +SKIP
+    """
+
+    def __init__(self, backup_dir: str, every_seconds: float = 60.0, keep: int = 2) -> None:
+        super().__init__()
+        if every_seconds < 0:
+            raise ValueError(f"every_seconds must be >= 0, got {every_seconds}")
+        if keep < 1:
+            raise ValueError(f"keep must be >= 1, got {keep}")
+        self.backup_dir = backup_dir
+        self.every_seconds = every_seconds
+        self.keep = keep
+        self._last_save = 0.0
+        self._last_epoch = None
+        self._saved_epoch = None
+
+    def on_train_begin(self, logs=None):
+        self._last_save = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._last_epoch = epoch + 1
+        if time.monotonic() - self._last_save >= self.every_seconds:
+            self.save(epoch + 1)
+
+    def on_train_end(self, logs=None):
+        if self._last_epoch is not None and self._saved_epoch != self._last_epoch:
+            self.save(self._last_epoch)
+
+    def save(self, epoch: int) -> None:
+        """Saves the state after ``epoch`` epochs, then removes all but the newest backups."""
+        os.makedirs(self.backup_dir, exist_ok=True)
+        path = os.path.join(self.backup_dir, _NAME.format(epoch))
+        save_atomically(path, self.model.save_weights)
+        for old in backed_up_epochs(self.backup_dir)[: -self.keep]:
+            os.remove(os.path.join(self.backup_dir, _NAME.format(old)))
+        self._saved_epoch = epoch
+        self._last_save = time.monotonic()
+
+
+def backed_up_epochs(backup_dir: str) -> list[int]:
+    """The epochs with a complete backup in ``backup_dir``, oldest first."""
+    epochs = []
+    for path in glob.glob(os.path.join(glob.escape(backup_dir), "epoch-*.weights.h5")):
+        match = _PATTERN.search(os.path.basename(path))
+        if match:
+            epochs.append(int(match.group(1)))
+    return sorted(epochs)
+
+
+def latest_backup(backup_dir: str) -> int:
+    """The newest backed-up epoch in ``backup_dir``, 0 if there is none."""
+    epochs = backed_up_epochs(backup_dir)
+    return epochs[-1] if epochs else 0
+
+
+def restore(model: keras.Model, backup_dir: str, epoch: int) -> None:
+    """Loads the backup of ``epoch`` into ``model`` (built) and its optimizer."""
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model.load_weights(os.path.join(backup_dir, _NAME.format(epoch)))

@@ -1,0 +1,121 @@
+"""A dry run: everything a run would do, resolved and shown, with nothing trained.
+
+Large-batch recipes are easy to get subtly wrong (a warmup longer than intended, a
+peak rate scaled by the wrong rule, a batch that splits unevenly over the replicas),
+and the mistake shows only after the compute is spent. :func:`dry_run` resolves the
+strategy, the replicas and per-replica batch, the plan (steps, passes, loops, warmup)
+and the schedule exactly as :func:`lbkeras.training.run` would, returns them, and
+draws the learning rate of every step into ``model_dir/learning_rate.png``
+(matplotlib), so that a user sees the schedule before paying for it. It writes nothing
+else (no ``config.json``), so a real run may follow in the same model_dir.
+
+Example:
+    >>> summary = dry_run(ExperimentConfig(model_dir=folder, dataset="synthetic",
+    ...     model="mlp", dataset_options={"input_shape": [8], "num_classes": 2,
+    ...     "num_train": 1000, "num_eval": 100}, global_batch_size=100, epochs=10,
+    ...     warmup_epochs=2))
+    >>> summary["total_steps"], summary["warmup_steps"], summary["peak_learning_rate"]
+    (100, 20, 0.390625)
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from lbkeras.atomic import save_atomically
+from lbkeras.training.config import ExperimentConfig
+from lbkeras.training.experiment import prepare
+from lbkeras.training.recipe import build_optimizer, peak_learning_rate
+
+#: At most this many steps are drawn (evenly spaced, plus the warmup's end).
+PLOT_POINTS = 2000
+
+
+def dry_run(config: ExperimentConfig) -> dict[str, Any]:
+    """Resolves ``config`` as a run would, plots its schedule, and returns the summary.
+
+    Raises:
+        ValueError: as :func:`lbkeras.training.prepare` (a dry run fails where the run
+            would, before training).
+    """
+    prepared = prepare(config)
+    steps = prepared.plan
+    optimizer = build_optimizer(config, prepared.schedule)
+    chain = []
+    while optimizer is not None:
+        chain.append(type(optimizer).__name__)
+        optimizer = getattr(optimizer, "inner_optimizer", None)
+    summary = {
+        "strategy": type(prepared.strategy).__name__,
+        "num_replicas": steps.num_replicas,
+        "global_batch_size": config.global_batch_size,
+        "per_replica_batch_size": steps.per_replica_batch_size,
+        "accumulation_steps": steps.accumulation_steps,
+        "effective_batch_size": config.effective_batch_size,
+        "num_train": prepared.source.info.num_train,
+        "steps_per_pass": steps.steps_per_pass,
+        "total_steps": steps.total_steps,
+        "passes": steps.passes,
+        "loops": steps.loops,
+        "steps_per_loop": steps.steps_per_loop,
+        "warmup_steps": steps.warmup_steps,
+        "peak_learning_rate": peak_learning_rate(config),
+        "first_learning_rate": float(prepared.schedule(0)),
+        "final_learning_rate": float(prepared.schedule(steps.total_steps - 1)),
+        "optimizer": " > ".join(chain),
+        "resumes_at_loop": prepared.initial_loop,
+    }
+    if prepared.outputs.is_chief:
+        path = os.path.join(config.model_dir, "learning_rate.png")
+        plot_learning_rate(prepared.schedule, steps.total_steps, steps.warmup_steps, path, summary)
+        summary["plot"] = path
+    return summary
+
+
+def plot_learning_rate(
+    schedule: Any, total_steps: int, warmup_steps: int, path: str, summary: dict[str, Any]
+) -> None:
+    """Draws ``schedule`` over ``total_steps`` steps into the PNG ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    count = min(total_steps, PLOT_POINTS)
+    steps = np.unique(
+        np.concatenate(
+            [np.linspace(0, total_steps - 1, count).round(), [warmup_steps, total_steps - 1]]
+        ).astype(int)
+    )
+    steps = steps[steps < total_steps]
+    rates = [float(schedule(int(step))) for step in steps]
+    figure, axes = plt.subplots(figsize=(8, 4.5), dpi=100)
+    axes.plot(steps, rates, color="tab:blue", linewidth=1.8)
+    if 0 < warmup_steps < total_steps:
+        axes.axvline(warmup_steps, color="tab:gray", linestyle="--", linewidth=1)
+        axes.annotate(
+            f"end of warmup (step {warmup_steps})",
+            (warmup_steps, max(rates)),
+            xytext=(6, -14),
+            textcoords="offset points",
+            fontsize=9,
+            color="tab:gray",
+        )
+    axes.set_xlabel("optimizer step")
+    axes.set_ylabel("learning rate")
+    axes.set_xlim(0, max(1, total_steps - 1))
+    axes.set_ylim(bottom=0)
+    axes.grid(alpha=0.3)
+    axes.set_title(
+        f"{summary['optimizer']}, batch {summary['effective_batch_size']}: "
+        f"{summary['total_steps']} steps ({summary['passes']:.1f} passes), "
+        f"peak {summary['peak_learning_rate']:.4g}",
+        fontsize=10,
+    )
+    figure.tight_layout()
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    save_atomically(path, lambda tmp: figure.savefig(tmp, format="png"))
+    plt.close(figure)

@@ -1,0 +1,92 @@
+"""The step arithmetic of a run: how many steps, in how many Keras epochs, on how many replicas.
+
+Epochs are passes over the data: ``epochs=E`` trains ``round(E * N / B)`` optimizer
+steps for ``N`` training examples and an effective batch ``B`` (the global batch times
+the accumulation steps), and the input runs on across passes
+(:mod:`lbkeras.data.stream`), so no example is left out because ``B`` does not divide
+``N``. Keras epochs ("loops") are only the period of evaluation, summaries and backups:
+``steps_per_loop`` steps each (by default about one pass, ``round(N / B)``), the last
+one shorter when the total is not a multiple.
+
+Example:
+    >>> p = plan(ExperimentConfig(global_batch_size=8192, epochs=30), 16_000, num_replicas=2)
+    >>> p.total_steps, p.steps_per_loop, p.loops, p.per_replica_batch_size
+    (59, 2, 30, 4096)
+    >>> round(p.passes, 3)
+    30.208
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from lbkeras.distribute.strategy import check_global_batch
+from lbkeras.training.config import ExperimentConfig
+from lbkeras.training.recipe import warmup_steps
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """The step arithmetic of a run; steps count optimizer updates unless said.
+
+    Attributes:
+        num_replicas: replicas in sync (over all workers).
+        per_replica_batch_size: examples per replica and ``fit`` step.
+        accumulation_steps: ``fit`` steps (micro-batches) per optimizer update.
+        steps_per_pass: optimizer updates per pass over the training data, ``N / B``.
+        total_steps: optimizer updates of the whole run.
+        steps_per_loop: optimizer updates per Keras epoch (the last may have fewer).
+        loops: Keras epochs.
+        warmup_steps: optimizer updates of warmup.
+    """
+
+    num_replicas: int
+    per_replica_batch_size: int
+    accumulation_steps: int
+    steps_per_pass: float
+    total_steps: int
+    steps_per_loop: int
+    loops: int
+    warmup_steps: int
+
+    @property
+    def passes(self) -> float:
+        """Passes over the training data the run makes."""
+        return self.total_steps / self.steps_per_pass
+
+    @property
+    def fit_steps_per_loop(self) -> int:
+        """``fit``'s ``steps_per_epoch``: micro-batches per Keras epoch."""
+        return self.steps_per_loop * self.accumulation_steps
+
+    @property
+    def total_fit_steps(self) -> int:
+        """Micro-batches of the whole run (global batches read from the input)."""
+        return self.total_steps * self.accumulation_steps
+
+    def loop_end(self, loop: int) -> int:
+        """The optimizer step at which Keras epoch ``loop`` (0-based) ends."""
+        return min((loop + 1) * self.steps_per_loop, self.total_steps)
+
+
+def plan(config: ExperimentConfig, num_train: int, num_replicas: int) -> Plan:
+    """The plan of ``config`` on ``num_train`` training examples over ``num_replicas``.
+
+    Raises:
+        ValueError: the global batch does not split over the replicas (with the fix).
+    """
+    per_replica = check_global_batch(config.global_batch_size, num_replicas)
+    steps_per_pass = num_train / config.effective_batch_size
+    total = config.train_steps or max(1, round(config.epochs * steps_per_pass))
+    per_loop = min(config.steps_per_loop or max(1, round(steps_per_pass)), total)
+    return Plan(
+        num_replicas=num_replicas,
+        per_replica_batch_size=per_replica,
+        accumulation_steps=config.accumulation_steps,
+        steps_per_pass=steps_per_pass,
+        total_steps=total,
+        steps_per_loop=per_loop,
+        loops=math.ceil(total / per_loop),
+        warmup_steps=warmup_steps(config, steps_per_pass),
+    )
