@@ -7,6 +7,8 @@ explicitly; what is imported here also runs with ``KERAS_BACKEND=jax``.
 Example:
     >>> import keras, lbkeras
     >>> lr = lbkeras.scaling.scale_learning_rate(0.1, global_batch_size=8192)
+    >>> lr  # the linear rule: 0.1 per 256 examples
+    3.2
     >>> schedule = lbkeras.schedules.Warmup(
     ...     keras.optimizers.schedules.PolynomialDecay(lr, 1000, power=2.0),
     ...     warmup_steps=100)

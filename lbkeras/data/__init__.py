@@ -18,12 +18,20 @@ The image sources take ``augment=`` "mixup", "cutmix" or "randaugment"; with Mix
 The sources import TensorFlow (and TFDS, keras-cv) only when first used, so that
 ``import lbkeras`` works where only JAX is installed.
 
-Example:
-    >>> source = get("imagenet", data_dir="/data/imagenet", augment="mixup")
-    >>> steps_per_epoch = source.info.num_train // 8192
+Example (``get("imagenet", data_dir="/data/imagenet", augment="mixup")`` and a
+``MirroredStrategy`` are used the same way):
+    >>> import tensorflow as tf
+    >>> source = get("synthetic", input_shape=(8, 8, 3), num_classes=10, num_train=1024,
+    ...              augment="mixup")
+    >>> source.soft_labels, source.info.num_train // 256  # one-hot labels; steps per epoch
+    (True, 4)
+    >>> strategy = tf.distribute.get_strategy()
     >>> ds = strategy.distribute_datasets_from_function(
-    ...     lambda context: source.make("train", context.get_per_replica_batch_size(8192),
+    ...     lambda context: source.make("train", context.get_per_replica_batch_size(256),
     ...                                 training=True, input_context=context, seed=0))
+    >>> images, labels = next(iter(ds))
+    >>> images.shape, labels.shape
+    (TensorShape([256, 8, 8, 3]), TensorShape([256, 10]))
 """
 
 from __future__ import annotations

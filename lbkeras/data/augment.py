@@ -22,7 +22,13 @@ References:
     space", NeurIPS Workshops 2020.
 
 Example:
-    >>> images, labels = mixup(images, tf.one_hot(labels, 10), seed=tf.constant([1, 2]))
+    >>> images = tf.stack([tf.zeros((4, 4, 3)), tf.ones((4, 4, 3))])
+    >>> mixed, labels = mixup(images, tf.one_hot([0, 1], 10), seed=tf.constant([1, 2]))
+    >>> mixed.shape, labels.shape
+    (TensorShape([2, 4, 4, 3]), TensorShape([2, 10]))
+    >>> pixel = mixed[:, 0, 0, 0]  # the weight of the all-ones image, as in the labels
+    >>> np.allclose(pixel, labels[:, 1]), np.allclose(tf.reduce_sum(labels, 1), 1)
+    (True, True)
 """
 
 from __future__ import annotations

@@ -16,8 +16,11 @@ References:
     Goyal et al., "Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour", 2017.
 
 Example:
-    >>> image = preprocess_for_train(tf.io.read_file("cat.jpg"), 224, seed=tf.constant([0, 1]))
-    >>> image.shape
+    >>> jpeg = tf.io.encode_jpeg(tf.fill((300, 400, 3), tf.constant(255, tf.uint8)))
+    >>> image = preprocess_for_train(jpeg, 224, seed=tf.constant([0, 1]))
+    >>> image.shape, float(tf.reduce_max(image))
+    (TensorShape([224, 224, 3]), 1.0)
+    >>> preprocess_for_eval(jpeg, 224).shape
     TensorShape([224, 224, 3])
 """
 

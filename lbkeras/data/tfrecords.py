@@ -13,9 +13,19 @@ raises ``ValueError("corrupt TFRecord file PATH: ...")`` instead. Damage further
 is still reported by TensorFlow without the file name.
 
 Example:
-    >>> files = shard_files(list_files("/data/imagenet", "train-*-of-*"), input_context)
-    >>> check_files(files, parse)
-    >>> records = read(files, training=True, seed=0, shuffle_buffer=10_000)
+    >>> import tempfile
+    >>> data_dir = tempfile.TemporaryDirectory()
+    >>> for i in range(2):
+    ...     with tf.io.TFRecordWriter(f"{data_dir.name}/train-{i:05d}-of-00002") as writer:
+    ...         writer.write(b"record %d" % i)
+    >>> context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=1)
+    >>> files = shard_files(list_files(data_dir.name, "train-*-of-*"), context)
+    >>> [os.path.basename(path) for path in files]
+    ['train-00001-of-00002']
+    >>> check_files(files, lambda record, file_name: record)  # raises for a corrupt file
+    >>> [record for record, _ in read(files, training=True, seed=0, shuffle_buffer=10)]
+    [<tf.Tensor: shape=(), dtype=string, numpy=b'record 1'>]
+    >>> data_dir.cleanup()
 """
 
 from __future__ import annotations

@@ -7,8 +7,15 @@ or from a Slurm allocation through TF's ``SlurmClusterResolver``), ``tpu`` (thro
 ``distribute_utils.get_distribution_strategy`` also provides, without Model Garden.
 
 Example:
-    >>> strategy = make_strategy("mirrored")
+    >>> strategy = make_strategy("default")  # "mirrored" on a machine with several GPUs
     >>> check_global_batch(2048, strategy.num_replicas_in_sync)
+    2048
+    >>> check_global_batch(2048, 8)  # the batch of each of 8 replicas
+    256
+    >>> check_global_batch(2050, 8)
+    Traceback (most recent call last):
+    ...
+    ValueError: global batch size 2050 is not divisible by the 8 replicas of the strategy; ...
 """
 
 from __future__ import annotations

@@ -166,7 +166,10 @@ def with_sam(model: keras.Model, rho: float = 0.05) -> SAMModel:
     not changed, and the result must be compiled.
 
     Example:
-        >>> model = with_sam(lbkeras.models.get("mlp", ...), rho=0.05)
+        >>> model = lbkeras.models.get("mlp", input_shape=(4,), num_classes=2, hidden_units=(8,))
+        >>> sam = with_sam(model, rho=0.05)
+        >>> type(sam).__name__, sam.rho, sam.weights[0] is model.weights[0]
+        ('SAMModel', 0.05, True)
     """
     try:
         if isinstance(model, keras.Sequential):  # one input and one output, as lists

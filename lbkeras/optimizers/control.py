@@ -39,7 +39,12 @@ def run_if(condition, fn: Callable, *args, state: Sequence) -> None:
         state: every variable ``fn`` may assign.
 
     Example:
-        >>> run_if(ops.equal(step % 5, 0), lambda: slow.assign(fast), state=[slow])
+        >>> slow, fast = keras.Variable(0.0), keras.Variable(3.0)
+        >>> for step in (4, 5):
+        ...     run_if(ops.equal(step % 5, 0), lambda: slow.assign(fast), state=[slow])
+        ...     print(step, float(slow.numpy()))
+        4 0.0
+        5 3.0
     """
     if keras.backend.backend() == "jax":
         before = [ops.convert_to_tensor(v) for v in state]

@@ -59,8 +59,13 @@ class LARS(LayerwiseOptimizer):
     Example:
         >>> schedule = lbkeras.schedules.Warmup(
         ...     keras.optimizers.schedules.PolynomialDecay(9.0, 3000, power=2.0), 150)
-        >>> model.compile(optimizer=lbkeras.optimizers.LARS(
-        ...     schedule, momentum=0.9, weight_decay=1e-4, exclude_1d_variables=True), ...)
+        >>> optimizer = lbkeras.optimizers.LARS(
+        ...     schedule, momentum=0.9, weight_decay=1e-4, exclude_1d_variables=True)
+        >>> model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4)])
+        >>> model.compile(optimizer=optimizer, loss="mse")
+        >>> history = model.fit(np.ones((64, 8)), np.zeros((64, 4)), batch_size=32, verbose=0)
+        >>> int(optimizer.iterations), round(float(schedule(2)), 6)  # 9.0 * 2 / 150
+        (2, 0.12)
     """
 
     def __init__(

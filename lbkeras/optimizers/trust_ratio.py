@@ -84,6 +84,7 @@ class TrustRatio(OptimizerWrapper):
     Example:
         >>> lamb_like = lbkeras.optimizers.TrustRatio(
         ...     keras.optimizers.Adam(1e-3, epsilon=0.0), exclude_1d_variables=True)
+        >>> schedule = keras.optimizers.schedules.CosineDecay(1.0, decay_steps=1000)
         >>> lars_like = lbkeras.optimizers.TrustRatio(
         ...     keras.optimizers.SGD(schedule, momentum=0.9), trust_coefficient=0.001,
         ...     exclude_1d_variables=True, scale="gradient")

@@ -4,7 +4,8 @@ Lets code that always expects a ``LearningRateSchedule`` (the command-line train
 :class:`~lbkeras.schedules.Warmup`) treat a fixed learning rate like any other.
 
 Example:
-    >>> Constant(0.1)(500)  # 0.1 at every step
+    >>> round(float(Constant(0.1)(500)), 6)  # 0.1 at every step
+    0.1
 """
 
 from __future__ import annotations
