@@ -17,8 +17,14 @@ def save_atomically(path: str, save: Callable[[str], None]) -> None:
     for the MNIST-1D cache, the trainer's JSON outputs, its model and its backups.
 
     Example:
-        >>> save_atomically(os.path.join(folder, "note.txt"),
-        ...                 lambda tmp: open(tmp, "w").close())  # doctest: +SKIP
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> def save(path):
+        ...     with open(path, "w") as f:
+        ...         f.write("complete")
+        >>> save_atomically(os.path.join(folder, "note.txt"), save)
+        >>> os.listdir(folder)
+        ['note.txt']
     """
     directory, name = os.path.split(path)
     handle, tmp = tempfile.mkstemp(dir=directory or ".", prefix=".tmp-", suffix=f"-{name}")

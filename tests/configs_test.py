@@ -18,7 +18,7 @@ def _parse(path):
     flags.FLAGS.unparse_flags()
     flags.FLAGS(["train", f"--flagfile={path}", "--model_dir=/unused"])
     try:
-        return train_tool.config_from_flags()
+        return train_tool.config_from_command_line()
     finally:
         flags.FLAGS.unparse_flags()
 
@@ -41,7 +41,7 @@ def test_recipe_is_valid_and_cites_its_source(path):
     assert any(year in comments for year in ("2017", "2018", "2020", "2021")), path
     config = _parse(path)
     steps = plan(config, NUM_TRAIN[config.dataset], num_replicas=1)
-    schedule = build_schedule(config, steps.total_steps, steps.steps_per_epoch)
+    schedule = build_schedule(config, steps.total_steps, steps.steps_per_pass)
     assert float(schedule(steps.total_steps - 1)) >= 0
 
 
@@ -62,6 +62,6 @@ def test_later_flags_override_the_flagfile():
     flags.FLAGS.unparse_flags()
     flags.FLAGS(["train", f"--flagfile={path}", "--global_batch_size=4096", "--model_dir=/x"])
     try:
-        assert train_tool.config_from_flags().global_batch_size == 4096
+        assert train_tool.config_from_command_line().global_batch_size == 4096
     finally:
         flags.FLAGS.unparse_flags()

@@ -20,16 +20,7 @@ OPTIONS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 # Modules whose examples fail, in files another change (the trainer rewrite) owns; each
 # entry says why. They are expected to fail, strictly: a module that passes must leave.
-PENDING = {
-    # SummaryWriters example uses an undefined log_dir.
-    "lbkeras.callbacks.writers": "the example's log_dir is not defined",
-    # get(...) and names() print objects and a list the example does not show.
-    "lbkeras.optimizers": "the examples print output they do not show",
-    # The example passes model_dir=folder, which it never defines.
-    "lbkeras.training.dry_run": "the example's folder is not defined",
-    # ExperimentConfig is imported under TYPE_CHECKING only, so the example cannot see it.
-    "lbkeras.training.recipe": "ExperimentConfig is imported for type checking only",
-}
+PENDING: dict[str, str] = {}
 
 
 def _module_names() -> list[str]:

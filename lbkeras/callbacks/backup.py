@@ -35,11 +35,23 @@ class Backup(keras.callbacks.Callback):
             while saving has the one before).
 
     Example:
-        >>> backup = Backup("/tmp/run/backup", every_seconds=60)
-        >>> epoch = latest_backup("/tmp/run/backup")  # 0: nothing to resume
-        >>> if epoch:
-        ...     restore(model, "/tmp/run/backup", epoch)  # doctest: +SKIP
-        >>> model.fit(..., initial_epoch=epoch, callbacks=[backup])  # doctest: +SKIP
+        >>> import tempfile
+        >>> backup_dir = tempfile.mkdtemp()
+        >>> def make_model():
+        ...     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        ...     model.compile(keras.optimizers.SGD(0.1, momentum=0.9), "mse")
+        ...     return model
+        >>> model, x, y = make_model(), np.ones((8, 2)), np.ones((8, 1))
+        >>> _ = model.fit(x, y, epochs=3, verbose=0,
+        ...               callbacks=[Backup(backup_dir, every_seconds=0)])
+        >>> backed_up_epochs(backup_dir)  # the newest two
+        [2, 3]
+        >>> resumed = make_model()
+        >>> resumed.build((None, 2))
+        >>> restore(resumed, backup_dir, latest_backup(backup_dir))
+        >>> int(resumed.optimizer.iterations.numpy())  # with the optimizer state
+        3
+        >>> _ = resumed.fit(x, y, initial_epoch=3, epochs=4, verbose=0)
     """
 
     def __init__(self, backup_dir: str, every_seconds: float = 60.0, keep: int = 2) -> None:

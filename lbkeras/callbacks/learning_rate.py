@@ -23,7 +23,15 @@ class LearningRateLogger(WriterCallback, keras.callbacks.Callback):
         every_steps: logging period in optimizer steps.
 
     Example:
-        >>> model.fit(..., callbacks=[LearningRateLogger("/tmp/logs/train")])  # doctest: +SKIP
+        >>> import tempfile
+        >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        >>> halving = keras.optimizers.schedules.ExponentialDecay(0.1, 1, 0.5)
+        >>> model.compile(keras.optimizers.SGD(halving), "mse")
+        >>> logger = LearningRateLogger(tempfile.mkdtemp())
+        >>> _ = model.fit(np.ones((8, 2)), np.ones((8, 1)), batch_size=4, verbose=0,
+        ...               callbacks=[logger])
+        >>> round(learning_rate_at(model.optimizer, 1), 6)  # steps 0 and 1 are logged
+        0.05
     """
 
     def __init__(self, writer: str | tf.summary.SummaryWriter, every_steps: int = 1) -> None:

@@ -19,10 +19,13 @@ class SummaryWriters:
     after ``fit``; a callback given a folder instead of a writer owns and closes its own).
 
     Example:
-        >>> writers = SummaryWriters(log_dir)
+        >>> import tempfile
+        >>> writers = SummaryWriters(tempfile.mkdtemp())
         >>> with writers("eval").as_default(step=100):
         ...     _ = tf.summary.scalar("accuracy", 0.9)
         >>> writers.close()
+        >>> sorted(os.listdir(writers.log_dir))
+        ['eval']
     """
 
     def __init__(self, log_dir: str) -> None:

@@ -1,12 +1,24 @@
 """Optimizers for large batches, and a registry that also covers Keras's own.
 
+Every entry carries tags (the facts code choosing by name needs: ``adaptive``,
+``momentum``, ``layerwise``, ``wrapper``), so no list beside the registry has to
+agree with it.
+
 Example:
-    >>> lbkeras.optimizers.get("lars", learning_rate=9.0, momentum=0.9)
-    >>> lbkeras.optimizers.get("adamw", learning_rate=1e-3)   # keras.optimizers.AdamW
-    >>> lbkeras.optimizers.get("lookahead", optimizer="sgd",
-    ...                        optimizer_options={"learning_rate": 0.1}, sync_period=5)
-    >>> lbkeras.optimizers.get("gradient_accumulation", optimizer="momentum", steps=4)
-    >>> lbkeras.optimizers.names()
+    >>> type(get("lars", learning_rate=9.0, momentum=0.9)).__name__
+    'LARS'
+    >>> type(get("adamw", learning_rate=1e-3))  # Keras's own
+    <class 'keras.src.optimizers.adamw.AdamW'>
+    >>> lookahead = get("lookahead", optimizer="sgd",
+    ...                 optimizer_options={"learning_rate": 0.1}, sync_period=5)
+    >>> type(lookahead.inner_optimizer).__name__, lookahead.sync_period
+    ('SGD', 5)
+    >>> get("gradient_accumulation", optimizer="momentum", steps=4).steps
+    4
+    >>> names(wrapper=True)
+    ['agc', 'gradient_accumulation', 'gradient_noise', 'lookahead', 'trust_ratio']
+    >>> is_adaptive("lamb"), is_adaptive("lars")
+    (True, False)
 """
 
 from __future__ import annotations

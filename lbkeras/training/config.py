@@ -17,9 +17,7 @@ define a flag. ``ConfigDict`` would add a dependency and a second, untyped way t
 spell every setting.
 
 Example:
-    >>> config = ExperimentConfig(global_batch_size=4096, accumulation_steps=2, epochs=30)
-    >>> config.effective_batch_size
-    8192
+    >>> config = ExperimentConfig(global_batch_size=4096, epochs=30)
     >>> config.replace(epochs=10).epochs
     10
     >>> ExperimentConfig(lr_scaling="cubic")
@@ -240,11 +238,6 @@ class ExperimentConfig:
                 "ghost_batch_size and sync_batch_norm exclude each other: ghost batches are "
                 "smaller than a replica's batch, synchronised ones span all replicas"
             )
-
-    @property
-    def effective_batch_size(self) -> int:
-        """Examples per optimizer update: the global batch times the accumulation steps."""
-        return self.global_batch_size * self.accumulation_steps
 
     def hyperparameters(self) -> dict[str, bool | int | float | str]:
         """The settings that change what a run computes, as TensorBoard HParams values

@@ -10,12 +10,16 @@ draws the learning rate of every step into ``model_dir/learning_rate.png``
 else (no ``config.json``), so a real run may follow in the same model_dir.
 
 Example:
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
     >>> summary = dry_run(ExperimentConfig(model_dir=folder, dataset="synthetic",
     ...     model="mlp", dataset_options={"input_shape": [8], "num_classes": 2,
     ...     "num_train": 1000, "num_eval": 100}, global_batch_size=100, epochs=10,
     ...     warmup_epochs=2))
     >>> summary["total_steps"], summary["warmup_steps"], summary["peak_learning_rate"]
     (100, 20, 0.390625)
+    >>> os.listdir(folder)
+    ['learning_rate.png']
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import numpy as np
 from lbkeras.atomic import save_atomically
 from lbkeras.training.config import ExperimentConfig
 from lbkeras.training.experiment import prepare
-from lbkeras.training.recipe import build_optimizer, peak_learning_rate
+from lbkeras.training.recipe import build_optimizer, effective_batch_size, peak_learning_rate
 
 #: At most this many steps are drawn (evenly spaced, plus the warmup's end).
 PLOT_POINTS = 2000
@@ -54,7 +58,7 @@ def dry_run(config: ExperimentConfig) -> dict[str, Any]:
         "global_batch_size": config.global_batch_size,
         "per_replica_batch_size": steps.per_replica_batch_size,
         "accumulation_steps": steps.accumulation_steps,
-        "effective_batch_size": config.effective_batch_size,
+        "effective_batch_size": effective_batch_size(config),
         "num_train": prepared.source.info.num_train,
         "steps_per_pass": steps.steps_per_pass,
         "total_steps": steps.total_steps,

@@ -20,8 +20,15 @@ Every scalar is on the optimizer-step axis. Other workers keep their backups and
 under ``workers/TYPE-ID/``.
 
 Example:
-    >>> results = run(ExperimentConfig(model_dir="/tmp/mnist1d"))  # doctest: +SKIP
-    >>> results["eval_accuracy"]  # doctest: +SKIP
+    >>> import os, tempfile
+    >>> config = ExperimentConfig(model_dir=tempfile.mkdtemp(), model="mlp",
+    ...     model_options={"hidden_units": [8]}, dataset="synthetic",
+    ...     dataset_options={"input_shape": [4], "num_classes": 2, "num_train": 64,
+    ...                      "num_eval": 32}, global_batch_size=16, epochs=2,
+    ...     warmup_epochs=1, verbose=0)
+    >>> results = run(config)
+    >>> results["steps"], results["passes"], sorted(os.listdir(config.model_dir))
+    (8, 2.0, ['backup', 'config.json', 'logs', 'model.keras', 'results.json'])
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ from lbkeras.training.recipe import (
     base_optimizer_name,
     build_optimizer,
     build_schedule,
+    effective_batch_size,
     peak_learning_rate,
 )
 
@@ -178,13 +186,21 @@ def build(prepared: Prepared) -> tuple[keras.Model, Any, Any]:
             ],
             jit_compile=config.jit_compile,
         )
-    train_data = strategy.distribute_datasets_from_function(_train_input(prepared))
+    train_data, eval_data = input_data(prepared)
     with strategy.scope():
         keras_compat.prebuild(model, train_data.element_spec)
         if prepared.initial_loop:
             prepared.outputs.restore(model, prepared.initial_loop)
-    eval_data = strategy.distribute_datasets_from_function(_eval_input(prepared))
     return model, train_data, eval_data
+
+
+def input_data(prepared: Prepared) -> tuple[Any, Any]:
+    """The distributed training stream (from the loop the run resumes at) and eval set."""
+    strategy = prepared.strategy
+    return (
+        strategy.distribute_datasets_from_function(_train_input(prepared)),
+        strategy.distribute_datasets_from_function(_eval_input(prepared)),
+    )
 
 
 def train(
@@ -198,7 +214,7 @@ def train(
     config, steps, outputs = prepared.config, prepared.plan, prepared.outputs
     writers = outputs.writers()
     throughput = lb_callbacks.ThroughputLogger(
-        writers("train") if writers else None, config.effective_batch_size
+        writers("train") if writers else None, effective_batch_size(config)
     )
     callbacks = [
         lb_callbacks.StopOnNonFiniteLoss(),  # first: a NaN epoch must not be backed up
@@ -261,7 +277,7 @@ def report(prepared: Prepared, trained: Trained) -> dict[str, Any]:
         "steps": int(trained.model.optimizer.iterations.numpy()),
         "passes": steps.passes,
         "global_batch_size": config.global_batch_size,
-        "effective_batch_size": config.effective_batch_size,
+        "effective_batch_size": effective_batch_size(config),
         "num_replicas": steps.num_replicas,
         "peak_learning_rate": peak_learning_rate(config),
     }

@@ -8,8 +8,16 @@ worker and they do the right thing. Files that must never be half-written are wr
 under a temporary name and renamed (:mod:`lbkeras.atomic`).
 
 Example:
-    >>> outputs = Outputs("/tmp/run", worker_role(strategy))  # doctest: +SKIP
-    >>> outputs.write_config(config)  # doctest: +SKIP
+    >>> import tempfile
+    >>> from lbkeras.distribute import WorkerRole
+    >>> folder = tempfile.mkdtemp()
+    >>> Outputs(folder, WorkerRole("worker", 1, num_workers=2)).write_config(ExperimentConfig())
+    >>> os.listdir(folder)  # only the chief writes the run's files
+    []
+    >>> chief = Outputs(folder, WorkerRole("worker", 0, num_workers=2))
+    >>> chief.write_config(ExperimentConfig())
+    >>> os.listdir(folder), chief.backup_dir == os.path.join(folder, "backup")
+    (['config.json'], True)
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ import math
 
 from lbkeras.distribute.strategy import check_global_batch
 from lbkeras.training.config import ExperimentConfig
-from lbkeras.training.recipe import warmup_steps
+from lbkeras.training.recipe import accumulation_steps, effective_batch_size, warmup_steps
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,13 +77,13 @@ def plan(config: ExperimentConfig, num_train: int, num_replicas: int) -> Plan:
         ValueError: the global batch does not split over the replicas (with the fix).
     """
     per_replica = check_global_batch(config.global_batch_size, num_replicas)
-    steps_per_pass = num_train / config.effective_batch_size
+    steps_per_pass = num_train / effective_batch_size(config)
     total = config.train_steps or max(1, round(config.epochs * steps_per_pass))
     per_loop = min(config.steps_per_loop or max(1, round(steps_per_pass)), total)
     return Plan(
         num_replicas=num_replicas,
         per_replica_batch_size=per_replica,
-        accumulation_steps=config.accumulation_steps,
+        accumulation_steps=accumulation_steps(config),
         steps_per_pass=steps_per_pass,
         total_steps=total,
         steps_per_loop=per_loop,

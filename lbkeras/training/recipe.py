@@ -14,34 +14,65 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import inspect
+from typing import Any
 
 import keras
 
 from lbkeras import optimizers, schedules
 from lbkeras.scaling import scale_learning_rate
-
-if TYPE_CHECKING:
-    from lbkeras.training.config import ExperimentConfig
+from lbkeras.training.config import ExperimentConfig
 
 LearningRate = float | keras.optimizers.schedules.LearningRateSchedule
 
 
+def named_chain(config: ExperimentConfig) -> list[tuple[str, dict[str, Any]]]:
+    """``(name, options)`` of ``config.optimizer`` and, for a wrapper, of the optimizer it
+    wraps (``optimizer_options["optimizer"]``), recursively, outermost first."""
+    chain = [(config.optimizer, dict(config.optimizer_options))]
+    while optimizers.OPTIMIZERS.tags(chain[-1][0]).get("wrapper"):
+        options = chain[-1][1]
+        chain.append(
+            (
+                options.get("optimizer", optimizers.DEFAULT_INNER_OPTIMIZER),
+                dict(options.get("optimizer_options", {})),
+            )
+        )
+    return chain
+
+
 def base_optimizer_name(config: ExperimentConfig) -> str:
-    """The optimizer that takes the learning rate: ``config.optimizer``, or for a wrapper
-    the one it wraps (``optimizer_options["optimizer"]``, recursively)."""
-    name, options = config.optimizer, config.optimizer_options
-    while optimizers.OPTIMIZERS.tags(name).get("wrapper"):
-        name = options.get("optimizer", optimizers.DEFAULT_INNER_OPTIMIZER)
-        options = options.get("optimizer_options", {})
-    return name
+    """The optimizer that takes the learning rate: the innermost of :func:`named_chain`."""
+    return named_chain(config)[-1][0]
+
+
+def accumulation_steps(config: ExperimentConfig) -> int:
+    """Micro-batches per optimizer update: ``config.accumulation_steps`` times the
+    ``steps`` of a ``gradient_accumulation`` named in :func:`named_chain`."""
+    steps = config.accumulation_steps
+    default = inspect.signature(optimizers.GradientAccumulation).parameters["steps"].default
+    for name, options in named_chain(config):
+        if name == "gradient_accumulation":
+            named = options.get("steps", default)
+            if isinstance(named, bool) or not isinstance(named, int) or named < 1:
+                raise ValueError(
+                    "the trainer needs gradient_accumulation's steps as a positive int (a "
+                    f"schedule of steps is for the Python API), got {named!r}"
+                )
+            steps *= named
+    return steps
+
+
+def effective_batch_size(config: ExperimentConfig) -> int:
+    """Examples per optimizer update: the global batch times :func:`accumulation_steps`."""
+    return config.global_batch_size * accumulation_steps(config)
 
 
 def peak_learning_rate(config: ExperimentConfig) -> float:
     """``base_learning_rate`` scaled from ``base_batch_size`` to the effective global batch."""
     return scale_learning_rate(
         config.base_learning_rate,
-        config.effective_batch_size,
+        effective_batch_size(config),
         config.base_batch_size,
         rule=config.lr_scaling,
         optimizer=base_optimizer_name(config),
@@ -110,7 +141,7 @@ def build_optimizer(
     wrapper flags of the config then go around it: gradient noise, AGC, trust ratio,
     Lookahead, and gradient accumulation outermost.
     """
-    optimizer = _named(config.optimizer, dict(config.optimizer_options), config, learning_rate)
+    optimizer = _named(config, learning_rate)
     if config.gradient_noise_eta:
         optimizer = optimizers.GradientNoise(
             optimizer, eta=config.gradient_noise_eta, seed=config.seed
@@ -134,19 +165,10 @@ def build_optimizer(
     return optimizer
 
 
-def _named(
-    name: str, options: dict[str, Any], config: ExperimentConfig, learning_rate: LearningRate
-) -> keras.optimizers.Optimizer:
-    """The registered optimizer ``name`` built with the recipe's arguments and ``options``."""
+def _named(config: ExperimentConfig, learning_rate: LearningRate) -> keras.optimizers.Optimizer:
+    """The optimizers of :func:`named_chain`, built innermost first, each wrapping the last."""
+    *wrappers, (name, options) = named_chain(config)
     tags = optimizers.OPTIMIZERS.tags(name)
-    if tags.get("wrapper"):
-        inner = _named(
-            options.pop("optimizer", optimizers.DEFAULT_INNER_OPTIMIZER),
-            dict(options.pop("optimizer_options", {})),
-            config,
-            learning_rate,
-        )
-        return optimizers.get(name, optimizer=inner, **options)
     arguments: dict[str, Any] = {"learning_rate": learning_rate}
     if config.weight_decay:
         arguments["weight_decay"] = config.weight_decay
@@ -154,4 +176,8 @@ def _named(
         arguments["momentum"] = config.momentum
     if tags.get("layerwise"):
         arguments["exclude_1d_variables"] = True
-    return optimizers.get(name, **{**arguments, **options})
+    optimizer = optimizers.get(name, **{**arguments, **options})
+    for name, options in reversed(wrappers):
+        own = {k: v for k, v in options.items() if k not in ("optimizer", "optimizer_options")}
+        optimizer = optimizers.get(name, optimizer=optimizer, **own)
+    return optimizer

@@ -1,5 +1,6 @@
 """lbkeras-train end to end, through the real command line in a subprocess."""
 
+import dataclasses
 import json
 import os
 import re
@@ -11,9 +12,10 @@ import pytest
 from absl import flags
 
 import lbkeras  # noqa: F401  (registers LARS & co. and SAMModel for load_model)
+from lbkeras.training import ExperimentConfig
 from tests.event_files import read_scalars
 from tests.tools.cli import ROOT, TRAIN, results, train
-from tools import train as train_tool
+from tools import train as train_tool  # noqa: F401  (defines the flags read below)
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +36,7 @@ def test_run_writes_config_results_model_and_logs(finished_run):
     assert "test accuracy" in done.stdout and "peak learning rate 0.976562" in done.stdout
     result = results(model_dir)
     assert result["steps"] == 48 and result["global_batch_size"] == 250
+    assert result["passes"] == 6.0 and result["effective_batch_size"] == 250
     assert result["eval_accuracy"] > 0.3  # chance is 0.1
     assert result["examples_per_second"] > 0 and result["wall_seconds"] > 0
     with open(os.path.join(model_dir, "config.json")) as f:
@@ -65,29 +68,48 @@ def test_tensorboard_learning_rate_matches_the_schedule(finished_run):
     for step, value in logged.items():  # 8 warmup steps, then LARS poly power 2 over 40
         expected = peak * step / 8 if step < 8 else peak * (1 - (step - 8) / 40) ** 2
         np.testing.assert_allclose(value, expected, rtol=1e-5, atol=1e-7, err_msg=str(step))
-    rates = read_scalars(os.path.join(model_dir, "logs", "train"), "examples_per_second")
-    assert rates and all(rate > 0 for rate in rates.values())
-    epoch_loss = read_scalars(os.path.join(model_dir, "logs", "train"), "epoch_loss")
-    assert len(epoch_loss) == 6
 
 
-def test_hparams_are_logged(finished_run):
+def test_eval_curves_by_default_and_every_scalar_on_the_step_axis(finished_run):
+    model_dir, _ = finished_run
+    train_dir = os.path.join(model_dir, "logs", "train")
+    eval_dir = os.path.join(model_dir, "logs", "eval")
+    loop_ends = list(range(8, 49, 8))  # 6 loops of 8 optimizer steps
+    for log_dir, tag in [
+        (train_dir, "loss"),
+        (train_dir, "accuracy"),
+        (train_dir, "examples_per_second"),
+        (eval_dir, "loss"),
+        (eval_dir, "accuracy"),
+    ]:
+        assert sorted(read_scalars(log_dir, tag)) == loop_ends, (log_dir, tag)
+    accuracy = read_scalars(eval_dir, "accuracy")
+    assert accuracy[48] == pytest.approx(results(model_dir)["eval_accuracy"], rel=1e-6)
+    # One writer per split: one event file each.
+    assert len(os.listdir(train_dir)) == 1 and len(os.listdir(eval_dir)) == 1
+
+
+def test_hparams_compare_runs_on_eval_accuracy(finished_run):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import metadata, plugin_data_pb2
 
-    log_dir = os.path.join(finished_run[0], "logs", "train")
-    found = False
-    for name in os.listdir(log_dir):
-        accumulator = EventAccumulator(os.path.join(log_dir, name))
-        accumulator.Reload()
-        try:
-            content = accumulator.PluginTagToContent("hparams")
-        except KeyError:  # this event file has no HParams
-            continue
-        found = found or any(
-            b"global_batch_size" in value and b"accumulation_steps" in value
-            for value in content.values()
-        )
-    assert found
+    log_dir = os.path.join(finished_run[0], "logs")
+    (name,) = [n for n in os.listdir(log_dir) if n.startswith("events.out.tfevents")]
+    accumulator = EventAccumulator(os.path.join(log_dir, name))
+    accumulator.Reload()
+    content = accumulator.PluginTagToContent(metadata.PLUGIN_NAME)
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(
+        content[metadata.EXPERIMENT_TAG]
+    ).experiment
+    metrics = {(m.name.group, m.name.tag) for m in experiment.metric_infos}
+    assert {("eval", "accuracy"), ("eval", "loss"), ("train", "loss")} <= metrics
+    session = plugin_data_pb2.HParamsPluginData.FromString(
+        content[metadata.SESSION_START_INFO_TAG]
+    ).session_start_info
+    assert session.hparams["global_batch_size"].number_value == 250
+    assert session.hparams["accumulation_steps"].number_value == 1
+    assert session.hparams["optimizer"].string_value == "lars"
+    assert "model_dir" not in session.hparams
 
 
 def test_helpfull_documents_every_flag():
@@ -97,13 +119,12 @@ def test_helpfull_documents_every_flag():
     done = subprocess.run(
         [sys.executable, TRAIN, "--helpfull"], capture_output=True, text=True, cwd=ROOT, timeout=120
     )
-    # Every flag the trainer defines (read from the module, so new flags are covered), with help.
-    defined = flags.FLAGS.get_flags_for_module(train_tool)
-    assert {"global_batch_size", "trust_ratio_scale"} <= {f.name for f in defined}
-    for flag in defined:
-        assert flag.help and flag.help.strip(), f"--{flag.name} has no help text"
-    for name in [*(f.name for f in defined), "flagfile"]:
+    settings = [field.name for field in dataclasses.fields(ExperimentConfig)]
+    assert {"global_batch_size", "trust_ratio_scale", "sync_batch_norm"} <= set(settings)
+    for name in [*settings, "config", "dry_run", "flagfile"]:
         assert re.search(rf"--(\[no\])?{name}\b", done.stdout), name
+    for name in [*settings, "config", "dry_run"]:
+        assert flags.FLAGS[name].help.strip(), f"--{name} has no help text"
 
 
 @pytest.mark.parametrize(
@@ -112,7 +133,12 @@ def test_helpfull_documents_every_flag():
         (["--model=resnet7"], "unknown model 'resnet7'; choose one of: .*mnist1d_cnn"),
         (["--dataset=cifar"], "unknown dataset 'cifar'; choose one of"),
         (["--optimizer=adamm"], "unknown optimizer 'adamm'; choose one of"),
-        (["--schedule=triangle"], "unknown schedule 'triangle'"),
+        (["--schedule=triangle"], "schedule='triangle'; choose one of: polynomial"),
+        (["--lr_scaling=cubic"], "lr_scaling='cubic'; choose one of: linear, sqrt"),
+        (["--global_batch_size=many"], "global_batch_size"),
+        (["--warmup_epochs=5"], r"warmup \(40 steps\) .*lower --warmup_epochs or raise --epochs"),
+        (['--optimizer_options={"optimizer": "adamm"}', "--optimizer=lookahead"], "'adamm'"),
+        (["--config=/nonexistent/config.json"], "/nonexistent/config.json"),
         (["--global_batch_size=0"], "global_batch_size"),
         (["--epochs=-1"], "epochs"),
         (["--dataset=imagenet", "--data_dir=/nonexistent/imagenet"], "/nonexistent/imagenet"),
@@ -199,3 +225,38 @@ def test_accumulation_and_sam_flags(tmp_path, data_dir):
     assert type(model.optimizer).__name__ == "GradientAccumulation"
     logged = read_scalars(os.path.join(model_dir, "logs", "train"), "learning_rate")
     assert sorted(logged) == list(range(8))
+
+
+def test_dry_run_prints_the_plan_and_plots_the_schedule(tmp_path, data_dir):
+    import tensorflow as tf
+
+    from lbkeras.training import plan
+
+    model_dir = str(tmp_path / "look")
+    done = train(model_dir, data_dir, "--epochs=5", "--global_batch_size=300", "--dry_run")
+    assert done.returncode == 0, done.stderr[-3000:]
+    printed = dict(line.split(None, 1) for line in done.stdout.splitlines() if line.strip())
+    expected = plan(ExperimentConfig(global_batch_size=300, epochs=5.0, warmup_epochs=1.0), 2000, 1)
+    assert expected.total_steps == 33  # round(5 * 2000 / 300)
+    for key in ("total_steps", "warmup_steps", "loops", "steps_per_loop", "num_replicas"):
+        assert int(printed[key]) == getattr(expected, key), key
+    assert float(printed["peak_learning_rate"]) == pytest.approx(300 / 256, rel=1e-5)
+    assert printed["optimizer"] == "LARS"
+    assert os.listdir(model_dir) == ["learning_rate.png"]  # nothing else: no run was started
+    with open(os.path.join(model_dir, "learning_rate.png"), "rb") as f:
+        image = tf.io.decode_png(f.read())
+    assert image.shape[0] >= 300 and image.shape[1] >= 600
+    assert len(np.unique(image.numpy().reshape(-1, image.shape[-1]), axis=0)) > 10  # drawn
+
+
+def test_a_config_json_reruns_with_overrides(finished_run, data_dir, tmp_path):
+    model_dir = str(tmp_path / "again")
+    source = os.path.join(finished_run[0], "config.json")
+    done = train(model_dir, data_dir, f"--config={source}", "--epochs=2", "--seed=4")
+    assert done.returncode == 0, done.stderr[-3000:]
+    with open(source) as f:
+        before = json.load(f)
+    with open(os.path.join(model_dir, "config.json")) as f:
+        after = json.load(f)
+    assert after == {**before, "epochs": 2.0, "seed": 4, "model_dir": model_dir}
+    assert results(model_dir)["steps"] == 16

@@ -1,20 +1,126 @@
-"""ExperimentConfig validation and serialisation."""
+"""ExperimentConfig: validation, serialisation, and the one definition the flags come from."""
 
+import dataclasses
 import json
 
 import pytest
+from absl import flags
 
+from lbkeras import distribute, scaling
+from lbkeras.optimizers.trust_ratio import SCALES
+from lbkeras.schedules.warmup import KINDS
 from lbkeras.training import ExperimentConfig
+from lbkeras.training.config_flags import config_from_flags, define_flags
+
+# A config with every setting away from its default (and the awkward values: floats
+# that print long, a negative-looking exponent, lists, nested JSON, a bool turned off).
+CHANGED = ExperimentConfig(
+    model="mlp",
+    model_options={"hidden_units": [64, 32], "batch_norm": True},
+    dataset="synthetic",
+    dataset_options={"input_shape": [8], "num_classes": 3},
+    data_dir="/data/x",
+    global_batch_size=4096,
+    base_learning_rate=0.1 + 0.2,
+    base_batch_size=512,
+    lr_scaling="sqrt",
+    optimizer="lookahead",
+    optimizer_options={"optimizer": "lamb", "sync_period": 5},
+    momentum=0.95,
+    weight_decay=5e-05,
+    schedule="step",
+    schedule_power=1.5,
+    decay_epochs=(30.0, 60.5, 80.0),
+    decay_rate=0.2,
+    end_learning_rate=1e-07,
+    warmup_epochs=2.5,
+    warmup_kind="polynomial",
+    warmup_initial_learning_rate=0.01,
+    epochs=90.0,
+    train_steps=1234,
+    label_smoothing=0.1,
+    trust_ratio=0.001,
+    trust_ratio_scale="gradient",
+    gradient_noise_eta=0.3,
+    agc=0.02,
+    lookahead=6,
+    accumulation_steps=4,
+    sam_rho=0.05,
+    ghost_batch_size=128,
+    sync_batch_norm=False,
+    strategy="mirrored",
+    devices=("/gpu:0", "/gpu:1"),
+    tpu="local",
+    mixed_precision="bfloat16",
+    jit_compile=True,
+    model_dir="/runs/a",
+    seed=7,
+    steps_per_loop=100,
+    eval_every_loops=3,
+    backup_every_seconds=300.0,
+    resume=False,
+    verbose=2,
+)
 
 
-def test_defaults_are_valid_and_round_trip_as_json():
-    config = ExperimentConfig()
-    data = json.loads(config.to_json())
-    assert data["global_batch_size"] == 2048 and data["optimizer"] == "lars"
-    assert (
-        ExperimentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
-        == config
+def _flag_values():
+    values = flags.FlagValues()
+    define_flags(ExperimentConfig, values)
+    return values
+
+
+def test_every_field_is_a_flag_with_its_name_default_help_and_choices():
+    values = _flag_values()
+    fields = dataclasses.fields(ExperimentConfig)
+    assert sorted(values) == sorted(field.name for field in fields)
+    defaults = ExperimentConfig()
+    for field in fields:
+        flag = values[field.name]
+        default = getattr(defaults, field.name)
+        if isinstance(default, tuple):
+            assert flag.default == list(default), field.name
+        elif isinstance(default, dict):
+            assert json.loads(flag.default) == default, field.name
+        else:
+            assert flag.default == default and type(flag.default) is type(default), field.name
+        assert field.metadata["help"] in flag.help, field.name
+        for choice in field.metadata["choices"] or ():
+            assert choice in flag.help, (field.name, choice)
+    assert (values["model"].default, values["global_batch_size"].default) == ("mnist1d_cnn", 2048)
+
+
+def test_choices_come_from_the_modules_that_own_them():
+    choices = {f.name: f.metadata["choices"] for f in dataclasses.fields(ExperimentConfig)}
+    assert choices["lr_scaling"] == scaling.RULES
+    assert choices["strategy"] == distribute.STRATEGIES
+    assert choices["trust_ratio_scale"] == SCALES
+    assert choices["warmup_kind"] == KINDS
+
+
+@pytest.mark.parametrize("config", [ExperimentConfig(), CHANGED], ids=["defaults", "changed"])
+def test_config_json_to_flags_to_config_is_the_identity(config):
+    assert all(
+        getattr(CHANGED, f.name) != getattr(ExperimentConfig(), f.name)
+        for f in dataclasses.fields(ExperimentConfig)
+        if f.name != "sync_batch_norm"  # excludes ghost_batch_size, which CHANGED sets
     )
+    from_json = ExperimentConfig.from_json(config.to_json())
+    assert from_json == config
+    values = _flag_values()
+    values(["train", *from_json.to_flags()])
+    assert config_from_flags(ExperimentConfig, values) == config
+
+
+def test_flags_override_a_base_config():
+    values = _flag_values()
+    values(["train", "--seed=3", "--nojit_compile"])
+    config = config_from_flags(ExperimentConfig, values, base=CHANGED)
+    assert config == CHANGED.replace(seed=3, jit_compile=False)
+
+
+def test_unknown_config_keys_are_refused():
+    with pytest.raises(ValueError, match="unknown config keys: lookahead_sync_period"):
+        ExperimentConfig.from_json('{"lookahead_sync_period": 6}')
 
 
 @pytest.mark.parametrize(
@@ -24,12 +130,16 @@ def test_defaults_are_valid_and_round_trip_as_json():
         (dict(global_batch_size=-8), "global_batch_size"),
         (dict(epochs=0.0), "epochs"),
         (dict(base_learning_rate=float("nan")), "base_learning_rate"),
-        (dict(lr_scaling="cubic"), "lr_scaling"),
+        (dict(lr_scaling="cubic"), "lr_scaling='cubic'; choose one of: linear, sqrt"),
         (dict(mixed_precision="int8"), "mixed_precision"),
+        (dict(strategy="horovod"), "strategy='horovod'; choose one of: default"),
+        (dict(schedule="triangle"), "schedule='triangle'; choose one of: polynomial"),
         (dict(momentum=1.0), "momentum"),
         (dict(label_smoothing=1.5), "label_smoothing"),
         (dict(decay_epochs=(60.0, 30.0)), "decay_epochs"),
         (dict(weight_decay=-1.0), "weight_decay"),
+        (dict(backup_every_seconds=-1.0), "backup_every_seconds"),
+        (dict(ghost_batch_size=64, sync_batch_norm=True), "exclude each other"),
     ],
 )
 def test_bad_values_name_the_field(changes, message):
@@ -40,3 +150,10 @@ def test_bad_values_name_the_field(changes, message):
 def test_train_steps_replace_epochs():
     config = ExperimentConfig().replace(epochs=0.0, train_steps=100)
     assert config.train_steps == 100
+
+
+def test_hyperparameters_leave_out_how_a_run_behaves():
+    hparams = CHANGED.hyperparameters()
+    assert "model_dir" not in hparams and "verbose" not in hparams
+    assert hparams["global_batch_size"] == 4096 and hparams["decay_epochs"] == "[30.0, 60.5, 80.0]"
+    assert all(isinstance(v, (bool, int, float, str)) for v in hparams.values())

@@ -8,7 +8,12 @@ import pytest
 
 from lbkeras import optimizers
 from lbkeras.training import ExperimentConfig, build_optimizer, build_schedule, plan
-from lbkeras.training.recipe import peak_learning_rate
+from lbkeras.training.recipe import (
+    accumulation_steps,
+    base_optimizer_name,
+    effective_batch_size,
+    peak_learning_rate,
+)
 
 
 def _values(schedule, steps):
@@ -82,37 +87,62 @@ def test_optimizer_settings():
 def test_bad_recipes():
     with pytest.raises(ValueError, match="decay_epochs"):
         build_schedule(ExperimentConfig(schedule="step"), 100, 10)
-    with pytest.raises(ValueError, match="shorter than training"):
+    with pytest.raises(
+        ValueError,
+        match=r"warmup \(200 steps\) must be shorter than training \(100 steps\): "
+        "lower --warmup_epochs or raise --epochs",
+    ):
         build_schedule(ExperimentConfig(warmup_epochs=20.0), 100, 10)
-    with pytest.raises(ValueError, match="unknown schedule"):
-        build_schedule(ExperimentConfig(schedule="triangle"), 100, 10)
     with pytest.raises(ValueError, match="choose one of"):
         build_optimizer(ExperimentConfig(optimizer="lbfgs"), 0.1)
 
 
-def test_plan_steps_and_batch_split():
+def test_plan_epochs_are_passes_over_the_data():
+    # N = 16,000, B = 2048: 7.8125 steps per pass; 25 passes are round(195.3) steps.
     p = plan(ExperimentConfig(global_batch_size=2048, epochs=25.0), 16_000, num_replicas=2)
-    assert (p.steps_per_epoch, p.epochs, p.total_steps, p.per_replica_batch_size) == (
-        7,
+    assert (p.total_steps, p.steps_per_loop, p.loops, p.per_replica_batch_size) == (
+        195,
+        8,
         25,
-        175,
         1024,
     )
+    assert p.steps_per_pass == 7.8125 and p.passes == pytest.approx(24.96)
+    assert [p.loop_end(loop) for loop in (0, 23, 24)] == [8, 192, 195]  # the last loop is short
+    assert p.warmup_steps == 39  # 5 passes: round(39.06)
     p = plan(ExperimentConfig(train_steps=30), 16_000, num_replicas=1)
-    assert (p.total_steps, p.steps_per_epoch, p.epochs) == (30, 6, 5)
+    assert (p.total_steps, p.steps_per_loop, p.loops) == (30, 8, 4)
     p = plan(ExperimentConfig(epochs=2.5), 16_000, num_replicas=1)
-    assert (p.total_steps, p.steps_per_epoch, p.epochs) == (18, 6, 3)
+    assert (p.total_steps, p.steps_per_loop, p.loops) == (20, 8, 3)
+    p = plan(ExperimentConfig(steps_per_loop=5), 16_000, num_replicas=1)
+    assert (p.total_steps, p.steps_per_loop, p.loops) == (195, 5, 39)
     with pytest.raises(ValueError, match="not divisible by the 3 replicas"):
         plan(ExperimentConfig(global_batch_size=2048), 16_000, num_replicas=3)
+
+
+def test_plan_counts_accumulated_updates():
+    # Effective batch 4096: 3.90625 updates per pass, 25 passes are 98 updates of 2 micro-batches.
+    p = plan(ExperimentConfig(accumulation_steps=2), 16_000, num_replicas=1)
+    assert (p.total_steps, p.steps_per_loop, p.fit_steps_per_loop, p.total_fit_steps) == (
+        98,
+        4,
+        8,
+        196,
+    )
+
+
+def test_plan_beyond_one_pass_per_step():
+    # B = 8192 on 16,000 examples: 1.95 steps per pass; 30 passes are 59 steps, not 30.
+    p = plan(ExperimentConfig(global_batch_size=8192, epochs=30.0), 16_000, num_replicas=1)
+    assert (p.total_steps, p.steps_per_loop, p.loops) == (59, 2, 30)
 
 
 def test_wrappers_go_around_the_optimizer_in_order():
     config = ExperimentConfig(
         optimizer="momentum",
         gradient_noise_eta=0.3,
-        agc_clipping=0.02,
+        agc=0.02,
         trust_ratio=0.001,
-        lookahead_sync_period=5,
+        lookahead=5,
         seed=4,
     )
     optimizer = build_optimizer(config, 0.1)
@@ -123,7 +153,44 @@ def test_wrappers_go_around_the_optimizer_in_order():
     assert chain == ["Lookahead", "TrustRatio", "AdaptiveGradientClipping", "GradientNoise"]
     assert type(optimizer) is keras.optimizers.SGD and optimizer.momentum == 0.9
     assert build_optimizer(config, 0.1).inner_optimizer.scale == "update"
-    lars_like = dataclasses.replace(config, lookahead_sync_period=0, trust_ratio_scale="gradient")
+    lars_like = dataclasses.replace(config, lookahead=0, trust_ratio_scale="gradient")
     assert build_optimizer(lars_like, 0.1).scale == "gradient"
     with pytest.raises(ValueError, match="trust_ratio_scale"):
         dataclasses.replace(config, trust_ratio_scale="both")
+
+
+def test_wrappers_by_name_take_their_inner_optimizer_from_the_options():
+    config = ExperimentConfig(
+        optimizer="lookahead",
+        optimizer_options={
+            "optimizer": "gradient_accumulation",
+            "optimizer_options": {
+                "optimizer": "lars",
+                "optimizer_options": {"trust_coefficient": 0.01},
+                "steps": 3,
+            },
+            "sync_period": 4,
+        },
+        weight_decay=1e-4,
+        momentum=0.8,
+        lr_scaling="auto",
+    )
+    lookahead = build_optimizer(config, 0.5)
+    assert type(lookahead) is optimizers.Lookahead and lookahead.sync_period == 4
+    accumulation = lookahead.inner_optimizer
+    assert type(accumulation) is optimizers.GradientAccumulation and accumulation.steps == 3
+    lars = accumulation.inner_optimizer
+    assert type(lars) is optimizers.LARS and lars.trust_coefficient == 0.01
+    assert (lars.weight_decay, lars.momentum, lars.exclude_1d_variables) == (1e-4, 0.8, True)
+    assert base_optimizer_name(config) == "lars"
+    assert accumulation_steps(config) == 3 and effective_batch_size(config) == 6144
+    assert peak_learning_rate(config) == 24.0  # auto: LARS is linear, 1.0 * 6144 / 256
+
+
+def test_a_wrapper_without_an_inner_optimizer_wraps_sgd():
+    config = ExperimentConfig(optimizer="agc", optimizer_options={"clipping": 0.05})
+    agc = build_optimizer(config, 0.1)
+    assert type(agc.inner_optimizer) is keras.optimizers.SGD and agc.clipping == 0.05
+    assert agc.inner_optimizer.momentum == 0.9  # SGD takes --momentum
+    with pytest.raises(ValueError, match="unknown optimizer 'adamm'"):
+        base_optimizer_name(config.replace(optimizer_options={"optimizer": "adamm"}))

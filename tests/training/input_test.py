@@ -1,0 +1,78 @@
+"""The trainer's input: every example once per pass, exact resumption, the same global
+batches on one device and on two replicas. Read from what ``build`` hands to ``fit``."""
+
+import collections
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lbkeras.training import ExperimentConfig, prepare
+from lbkeras.training.experiment import input_data
+
+
+def _config(tmp_path, **changes):
+    settings = dict(
+        model="mlp",
+        model_options={"hidden_units": [8]},
+        dataset_options={"num_train": 2000, "num_eval": 100},
+        data_dir=str(tmp_path.parent / "data"),
+        global_batch_size=300,  # does not divide the 2,000 examples
+        epochs=3.0,
+        warmup_epochs=1.0,
+        model_dir=str(tmp_path / "run"),
+        verbose=0,
+    )
+    return ExperimentConfig(**{**settings, **changes})
+
+
+def _global_batches(prepared):
+    """The features of every global batch the run's ``fit`` would read, in order."""
+    train_data, _ = input_data(prepared)
+    strategy = prepared.strategy
+    out = []
+    for x, _ in train_data:
+        parts = strategy.experimental_local_results(x)
+        out.append(np.concatenate([part.numpy() for part in parts]))
+    return out
+
+
+def _keys(batch):
+    return sorted(row.tobytes() for row in batch)
+
+
+def test_each_example_is_seen_once_per_pass(tmp_path):
+    prepared = prepare(_config(tmp_path))
+    assert prepared.plan.total_steps == 20  # round(3 * 2000 / 300)
+    stream = _global_batches(prepared)
+    assert len(stream) == 20 and all(len(batch) == 300 for batch in stream)
+    counts = collections.Counter(key for batch in stream for key in _keys(batch))
+    assert len(counts) == 2000 and set(counts.values()) == {3}  # 6,000 examples: 3 passes
+
+
+def test_a_resumed_run_reads_the_batches_an_uninterrupted_one_would(tmp_path):
+    prepared = prepare(_config(tmp_path))
+    whole = _global_batches(prepared)
+    resumed = _global_batches(dataclasses.replace(prepared, initial_loop=2))
+    start = 2 * prepared.plan.steps_per_loop
+    assert len(resumed) == len(whole) - start
+    for a, b in zip(whole[start:], resumed):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_two_replicas_read_the_same_global_batches(tmp_path):
+    devices = tuple(d.name for d in tf.config.list_logical_devices("CPU"))
+    assert len(devices) == 2
+    one = _global_batches(prepare(_config(tmp_path / "one")))
+    two = _global_batches(prepare(_config(tmp_path / "two", strategy="mirrored", devices=devices)))
+    assert len(one) == len(two) == 20
+    for a, b in zip(one, two):
+        assert _keys(a) == _keys(b)
+
+
+@pytest.mark.parametrize("accumulation_steps", [2])
+def test_accumulation_reads_micro_batches(tmp_path, accumulation_steps):
+    prepared = prepare(_config(tmp_path, accumulation_steps=accumulation_steps, epochs=6.0))
+    assert prepared.plan.total_steps == 20 and prepared.plan.total_fit_steps == 40
+    assert len(_global_batches(prepared)) == 40
