@@ -32,7 +32,7 @@ import math
 from typing import NamedTuple
 
 from lbkeras import optimizers
-from lbkeras.checks import check_float
+from lbkeras.checks import check_float, check_fraction
 
 RULES = ("linear", "sqrt", "none", "auto")
 
@@ -171,10 +171,7 @@ def scale_adam_hyperparameters(
     epsilon = check_float("epsilon", epsilon, positive=True)
     scaled_betas = []
     for name, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)):
-            raise TypeError(f"{name} must be a number, got {beta!r}")
-        if not 0 <= beta < 1:
-            raise ValueError(f"{name} must be in [0, 1), got {beta!r}")
+        beta = check_fraction(name, beta)
         scaled = 1.0 - k * (1.0 - beta)
         if scaled < 0 or (scaled == 0 and beta > 0):
             raise ValueError(

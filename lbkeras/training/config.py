@@ -35,7 +35,7 @@ import typing
 from collections.abc import Sequence
 from typing import Any
 
-from lbkeras.checks import check_float, check_int
+from lbkeras.checks import check_float, check_fraction, check_int
 from lbkeras.distribute.strategy import STRATEGIES
 from lbkeras.optimizers.trust_ratio import SCALES as TRUST_RATIO_SCALES
 from lbkeras.scaling import RULES as LR_SCALING_RULES
@@ -227,10 +227,8 @@ class ExperimentConfig:
         check_float("schedule_power", self.schedule_power, positive=True)
         if not (self.train_steps or (math.isfinite(self.epochs) and self.epochs > 0)):
             raise ValueError(f"epochs must be > 0 (or set train_steps), got {self.epochs!r}")
-        for name in ("momentum", "label_smoothing"):
-            value = getattr(self, name)
-            if not 0 <= value < 1:
-                raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+        check_fraction("momentum", self.momentum)
+        check_fraction("label_smoothing", self.label_smoothing)
         if list(self.decay_epochs) != sorted(set(self.decay_epochs)):
             raise ValueError(f"decay_epochs must be increasing, got {list(self.decay_epochs)}")
         if self.ghost_batch_size and self.sync_batch_norm:
