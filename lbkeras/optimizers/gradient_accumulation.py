@@ -200,6 +200,7 @@ class GradientAccumulation(OptimizerWrapper):
         return ops.maximum(ops.cast(steps, self._accumulated.dtype), 1)
 
     def _backend_apply_gradients(self, grads, trainable_variables):
+        self._observe_local(grads)
         accumulators = [
             self._accumulators[self._get_variable_index(v)] for v in trainable_variables
         ]

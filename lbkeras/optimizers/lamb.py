@@ -139,6 +139,7 @@ class LAMB(LayerwiseOptimizer):
             ratio = trust_ratio(w_norm, r_norm, phi, r_norm)
             if self.max_trust_ratio is not None:
                 ratio = ops.minimum(ratio, ops.cast(self.max_trust_ratio, dtype))
+            self.record_trust_ratio(variable, ratio)
             lr = lr * ratio
         self.assign_sub(variable, lr * update)
 

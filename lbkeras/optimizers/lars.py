@@ -123,6 +123,10 @@ class LARS(LayerwiseOptimizer):
             )
             # LARC: lr * min(local_lr / lr, 1), written without dividing by lr.
             scaled_lr = ops.minimum(local_lr, lr) if self.clip_trust_ratio else lr * local_lr
+            applied = local_lr
+            if self.clip_trust_ratio:
+                applied = ops.where(lr > 0, scaled_lr / ops.maximum(lr, 1e-30), 1.0)
+            self.record_trust_ratio(variable, applied)
 
         if decay:
             gradient = gradient + ops.cast(decay, dtype) * variable

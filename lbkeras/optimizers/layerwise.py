@@ -80,7 +80,36 @@ def trust_ratio(weight_norm, update_norm, numerator, denominator):
     return ops.where(positive, numerator / safe_denominator, one)
 
 
-class LayerwiseOptimizer(keras.optimizers.Optimizer):
+class TrustRatioRecorder:
+    """Mixin for optimizers with a trust ratio: keeps the ratio each variable's last step
+    applied, so that monitoring (``lbkeras.monitoring``) can show it.
+
+    One scalar optimizer variable per trainable variable, 1 for excluded variables
+    (which get no ratio); one scalar assignment per variable and step.
+    """
+
+    def build_trust_ratios(self, var_list) -> None:
+        self._applied_trust_ratios = [
+            self.add_variable(
+                (),
+                initializer="ones",
+                dtype="float32",
+                name=f"{variable_path(v).replace('/', '_')}_trust_ratio",
+            )
+            for v in var_list
+        ]
+
+    def record_trust_ratio(self, variable, ratio) -> None:
+        slot = self._applied_trust_ratios[self._get_variable_index(variable)]
+        self.assign(slot, ops.cast(ratio, "float32"))
+
+    @property
+    def applied_trust_ratios(self) -> list:
+        """The trust ratio of each trainable variable's last step, in variable order."""
+        return list(self._applied_trust_ratios)
+
+
+class LayerwiseOptimizer(TrustRatioRecorder, keras.optimizers.Optimizer):
     """Base class for optimizers with coupled weight decay and per-variable trust ratios.
 
     Subclasses read ``self._decays(variable)`` and ``self._adapts(variable)`` in
@@ -136,6 +165,7 @@ class LayerwiseOptimizer(keras.optimizers.Optimizer):
         self._adapt_flags = included_flags(
             var_list, self.exclude_from_layer_adaptation_patterns, self.exclude_1d_variables
         )
+        self.build_trust_ratios(var_list)
 
     def _decays(self, variable) -> bool:
         return self._decay_flags[self._get_variable_index(variable)]

@@ -8,14 +8,20 @@ import keras
 from keras import ops
 
 from lbkeras.checks import check_float
-from lbkeras.optimizers.layerwise import compile_patterns, included_flags, l2_norm, trust_ratio
+from lbkeras.optimizers.layerwise import (
+    TrustRatioRecorder,
+    compile_patterns,
+    included_flags,
+    l2_norm,
+    trust_ratio,
+)
 from lbkeras.optimizers.wrapper import OptimizerWrapper
 
 SCALES = ("update", "gradient")
 
 
 @keras.saving.register_keras_serializable(package="lbkeras")
-class TrustRatio(OptimizerWrapper):
+class TrustRatio(TrustRatioRecorder, OptimizerWrapper):
     """Rescales each variable's step of any optimizer to a fraction of the variable's norm.
 
     Two places for the ratio, chosen by ``scale``:
@@ -118,6 +124,7 @@ class TrustRatio(OptimizerWrapper):
         self._adapt_flags = included_flags(
             var_list, self.exclude_from_layer_adaptation_patterns, self.exclude_1d_variables
         )
+        self.build_trust_ratios(var_list)
 
     def transform_gradient(self, gradient, variable):
         if self.scale != "gradient" or not self._adapt_flags[self._get_variable_index(variable)]:
@@ -126,6 +133,7 @@ class TrustRatio(OptimizerWrapper):
         w_norm = l2_norm(ops.cast(variable, gradient.dtype))
         g_norm = l2_norm(gradient)
         ratio = trust_ratio(w_norm, g_norm, self.trust_coefficient * w_norm, g_norm + self.epsilon)
+        self.record_trust_ratio(variable, ratio)
         return ratio * gradient
 
     def update_step(self, gradient, variable, learning_rate):
@@ -143,6 +151,7 @@ class TrustRatio(OptimizerWrapper):
         ratio = trust_ratio(
             w_norm, u_norm, self.trust_coefficient * lr * w_norm, u_norm + lr * self.epsilon
         )
+        self.record_trust_ratio(variable, ratio)
         # w + (ratio - 1) u, in place: one pass over the variable fewer than w0 + ratio u.
         self.assign_add(variable, (ratio - 1) * update)
 

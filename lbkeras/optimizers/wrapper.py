@@ -25,6 +25,14 @@ wrapped optimizer to behave as if it ran alone, the wrapper
 - lists its own variables, then the wrapped optimizer's, as ``variables``, so
   ``model.save`` stores and ``keras.saving.load_model`` restores the whole chain.
 
+Wrappers that watch the gradients (``lbkeras.monitoring.GradientStatistics``,
+``AdaScale``) are observers (:class:`GradientObserver`). Wherever they sit in a chain, the
+outermost wrapper shows each of them every replica's own gradient of every
+micro-batch (before the all-reduce: the small-batch gradients) and then, once per
+update, the all-reduced gradient and the all-reduced sums of what they measured
+locally (the values ride along in the gradients' own all-reduce, so they cost no
+collective of their own).
+
 The wrapped optimizer must not use ``use_ema``, ``gradient_accumulation_steps`` or
 ``loss_scale_factor``, nor be a ``LossScaleOptimizer``: these live in ``apply``,
 which a wrapper bypasses, so they raise an error instead of being ignored. (Under a
@@ -35,8 +43,34 @@ outermost wrapper, which works.)
 from __future__ import annotations
 
 import keras
+from keras import ops
 
 UNSUPPORTED_ON_WRAPPED = ("use_ema", "gradient_accumulation_steps", "loss_scale_factor")
+
+
+class GradientObserver:
+    """Mixin for wrappers that watch gradients; the outermost wrapper of a chain calls:
+
+    * :meth:`observe_local` with one replica's gradients of one micro-batch, in that
+      replica's context, before anything is reduced (every ``apply``);
+    * :meth:`local_sums` at an update, in replica context: scalars to sum over replicas;
+    * :meth:`observe_reduced` at an update with the all-reduced gradients (what the
+      optimizer steps with) and the replica sums of :meth:`local_sums`;
+    * :meth:`observe_updated` after the update.
+    """
+
+    def observe_local(self, grads) -> None:
+        """One replica's gradients of one micro-batch."""
+
+    def local_sums(self) -> list:
+        """Scalars (float32 tensors) to sum over the replicas at this update."""
+        return []
+
+    def observe_reduced(self, grads, sums) -> None:
+        """The all-reduced gradients of this update and the sums of :meth:`local_sums`."""
+
+    def observe_updated(self) -> None:
+        """Called once the update has been applied to every variable."""
 
 
 class OptimizerWrapper(keras.optimizers.Optimizer):
@@ -105,6 +139,63 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
         super().build(var_list)
         if not self.inner_optimizer.built:
             self.inner_optimizer.build(var_list)
+
+    def chain(self) -> list:
+        """This wrapper and the optimizers it wraps, outermost first."""
+        optimizers = [self]
+        while isinstance(optimizers[-1], OptimizerWrapper):
+            optimizers.append(optimizers[-1].inner_optimizer)
+        return optimizers
+
+    def observers(self) -> list:
+        """The :class:`GradientObserver` wrappers of :meth:`chain`."""
+        return [optimizer for optimizer in self.chain() if isinstance(optimizer, GradientObserver)]
+
+    def _backend_apply_gradients(self, grads, trainable_variables):
+        self._observe_local(grads)
+        super()._backend_apply_gradients(grads, trainable_variables)
+
+    def _observe_local(self, grads) -> None:
+        for observer in self.observers():
+            observer.observe_local(grads)
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        if keras.backend.backend() != "tensorflow":  # one device: nothing to all-reduce
+            for observer in self.observers():
+                observer.observe_reduced(grads, observer.local_sums())
+        super()._backend_update_step(grads, trainable_variables, learning_rate)
+        for observer in self.observers():
+            observer.observe_updated()
+
+    def _all_reduce_sum_gradients(self, grads_and_vars):
+        """TensorFlow's all-reduce of the gradients, with the observers' sums riding along."""
+        observers = self.observers()
+        if not observers:
+            return super()._all_reduce_sum_gradients(grads_and_vars)
+        import tensorflow as tf
+
+        grads_and_vars = list(grads_and_vars)
+        sums = [observer.local_sums() for observer in observers]
+        present = [g for g, _ in grads_and_vars if g is not None]
+        flat_sums = [ops.cast(value, "float32") for values in sums for value in values]
+        # In one graph: the gradients may come from outside a branch the sums are read in.
+        values = [tf.identity(value) for value in present + flat_sums]
+        context = tf.distribute.get_replica_context()
+        reduced = (
+            context.all_reduce(tf.distribute.ReduceOp.SUM, values)
+            if context is not None
+            else values
+        )
+        reduced_grads, reduced_sums = reduced[: len(present)], reduced[len(present) :]
+        it = iter(reduced_grads)
+        pairs = [(None if g is None else next(it), v) for g, v in grads_and_vars]
+        offset = 0
+        for observer, values in zip(observers, sums):
+            observer.observe_reduced(
+                [g for g, _ in pairs], reduced_sums[offset : offset + len(values)]
+            )
+            offset += len(values)
+        return pairs
 
     def _clip_gradients(self, grads):
         return self.inner_optimizer._clip_gradients(grads)

@@ -164,6 +164,14 @@ class ExperimentConfig:
         "Batch norm statistics over the global batch (all replicas and workers) in every "
         "model: N workers then train as one process with the same global batch.",
     )
+    # Measuring.
+    monitor_every_steps: int = setting(
+        0,
+        "Measure the gradient noise scale (every step) and write it, the gradient, update "
+        "and weight norms and the trust ratios per variable to TensorBoard every this many "
+        "optimizer steps; 0: off. The noise scale needs 2 or more small-batch gradients per "
+        "step: several replicas or --accumulation_steps.",
+    )
     # Where and how.
     strategy: str = setting("default", "tf.distribute strategy.", choices=STRATEGIES)
     devices: tuple[str, ...] = setting(
@@ -207,7 +215,14 @@ class ExperimentConfig:
                 raise ValueError(f"{field.name}={value!r}; choose one of: {', '.join(choices)}")
         for name in ("global_batch_size", "base_batch_size", "accumulation_steps"):
             check_int(name, getattr(self, name), positive=True)
-        for name in ("train_steps", "lookahead", "ghost_batch_size", "seed", "steps_per_loop"):
+        for name in (
+            "train_steps",
+            "lookahead",
+            "ghost_batch_size",
+            "seed",
+            "steps_per_loop",
+            "monitor_every_steps",
+        ):
             check_int(name, getattr(self, name))
         check_int("eval_every_loops", self.eval_every_loops)
         check_float("base_learning_rate", self.base_learning_rate, positive=True)

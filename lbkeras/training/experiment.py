@@ -47,6 +47,7 @@ from lbkeras import callbacks as lb_callbacks
 from lbkeras import data, layers, models, optimizers
 from lbkeras.data import stream
 from lbkeras.distribute import keras_compat, make_strategy, worker_role
+from lbkeras.monitoring.logger import GradientStatisticsLogger
 from lbkeras.training.config import MIXED_PRECISION_POLICIES, ExperimentConfig
 from lbkeras.training.outputs import Outputs
 from lbkeras.training.plan import Plan, plan
@@ -177,7 +178,7 @@ def build(prepared: Prepared) -> tuple[keras.Model, Any, Any]:
         if config.sam_rho:
             model = models.with_sam(model, config.sam_rho)
         model.compile(
-            optimizer=build_optimizer(config, prepared.schedule),
+            optimizer=build_optimizer(config, prepared.schedule, _monitor_capacity(prepared)),
             loss=_loss(prepared.one_hot, config.label_smoothing),
             metrics=[
                 keras.metrics.CategoricalAccuracy(name="accuracy")
@@ -230,6 +231,10 @@ def train(
             metrics_logger,
             lb_callbacks.HParamsLogger(outputs.log_dir, _hparams(prepared)),
         ]
+        if config.monitor_every_steps:
+            callbacks.append(
+                GradientStatisticsLogger(writers("train"), steps.per_replica_batch_size)
+            )
     start = time.perf_counter()
     try:
         with warnings.catch_warnings():
@@ -332,6 +337,12 @@ def _final_eval(model, history, eval_data, config, steps) -> dict[str, float]:
         return {k[len("val_") :]: v[-1] for k, v in last.items() if k.startswith("val_")}
     metrics = model.evaluate(eval_data, verbose=0, return_dict=True)
     return {**{k: float(v) for k, v in metrics.items()}, "_new": True}
+
+
+def _monitor_capacity(prepared: Prepared) -> int:
+    """Rows of gradient statistics one loop writes, and a spare."""
+    every = max(1, prepared.config.monitor_every_steps)
+    return -(-prepared.plan.steps_per_loop // every) + 1
 
 
 def _agreed_backup(strategy: tf.distribute.Strategy, latest: int) -> int:

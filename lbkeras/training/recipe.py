@@ -19,7 +19,7 @@ from typing import Any
 
 import keras
 
-from lbkeras import optimizers, schedules
+from lbkeras import monitoring, optimizers, schedules
 from lbkeras.scaling import scale_learning_rate
 from lbkeras.training.config import ExperimentConfig
 
@@ -129,7 +129,7 @@ def build_schedule(
 
 
 def build_optimizer(
-    config: ExperimentConfig, learning_rate: LearningRate
+    config: ExperimentConfig, learning_rate: LearningRate, monitor_capacity: int = 64
 ) -> keras.optimizers.Optimizer:
     """The optimizer named by ``config.optimizer``, any registered name, wrappers included.
 
@@ -139,7 +139,8 @@ def build_optimizer(
     biases and normalisation parameters (all 1-D variables) from weight decay and layer
     adaptation, as the papers do. ``optimizer_options`` override all of these. The
     wrapper flags of the config then go around it: gradient noise, AGC, trust ratio,
-    Lookahead, and gradient accumulation outermost.
+    Lookahead, then ``GradientStatistics`` if ``monitor_every_steps`` (holding
+    ``monitor_capacity`` rows between two reads), and gradient accumulation outermost.
     """
     optimizer = _named(config, learning_rate)
     if config.gradient_noise_eta:
@@ -160,6 +161,10 @@ def build_optimizer(
         )
     if config.lookahead:
         optimizer = optimizers.Lookahead(optimizer, sync_period=config.lookahead)
+    if config.monitor_every_steps:
+        optimizer = monitoring.GradientStatistics(
+            optimizer, every_steps=config.monitor_every_steps, capacity=monitor_capacity
+        )
     if config.accumulation_steps > 1:
         optimizer = optimizers.GradientAccumulation(optimizer, steps=config.accumulation_steps)
     return optimizer
