@@ -35,3 +35,14 @@ def _tensor_value(proto) -> float:
     import tensorflow as tf
 
     return float(tf.make_ndarray(proto))
+
+
+def scalar_tags(log_dir: str) -> set[str]:
+    """Every scalar tag written in ``log_dir`` (tensor-form summaries included)."""
+    tags: set[str] = set()
+    for path in glob.glob(os.path.join(log_dir, "events.out.tfevents.*")):
+        accumulator = EventAccumulator(path, size_guidance={"tensors": 0, "scalars": 0})
+        accumulator.Reload()
+        tags.update(accumulator.Tags().get("tensors", []))
+        tags.update(accumulator.Tags().get("scalars", []))
+    return tags

@@ -8,8 +8,10 @@ import re
 import time
 
 import keras
+import tensorflow as tf
 
 from lbkeras.atomic import save_atomically
+from lbkeras.distribute import worker_role
 
 _NAME = "epoch-{:06d}.weights.h5"
 _PATTERN = re.compile(r"epoch-(\d{6})\.weights\.h5$")
@@ -26,7 +28,8 @@ class Backup(keras.callbacks.Callback):
     epoch is always saved, which tells a rerun that training had finished. Files are
     written under a temporary name and renamed, and the newest ``keep`` are kept, so a
     run killed while saving still has its previous backup; under multi-worker training
-    each worker keeps its own and :func:`latest_backup` lets them agree on one.
+    each worker keeps its own, all back up the same epochs (a save is due when it is on
+    any worker's clock) and :func:`latest_backup` lets them agree on one.
 
     Args:
         backup_dir: the folder of the backups (created if needed).
@@ -72,12 +75,28 @@ class Backup(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._last_epoch = epoch + 1
-        if time.monotonic() - self._last_save >= self.every_seconds:
+        if self._due():
             self.save(epoch + 1)
 
     def on_train_end(self, logs=None):
         if self._last_epoch is not None and self._saved_epoch != self._last_epoch:
             self.save(self._last_epoch)
+
+    def _due(self) -> bool:
+        """Whether ``every_seconds`` have passed since the last save, on any worker's clock.
+
+        Workers start their clocks apart; deciding alone, they could back up different
+        epochs (one the odd ones, another the even ones), leaving a restart no epoch
+        whose backup all of them have.
+        """
+        due = time.monotonic() - self._last_save >= self.every_seconds
+        strategy = self.model.distribute_strategy
+        if not self.every_seconds or worker_role(strategy).num_workers <= 1:
+            return due
+        votes = strategy.experimental_distribute_values_from_function(
+            lambda _: tf.constant([int(due)], tf.int64)
+        )
+        return bool(tf.reduce_max(strategy.gather(votes, axis=0)).numpy())
 
     def save(self, epoch: int) -> None:
         """Saves the state after ``epoch`` epochs, then removes all but the newest backups."""

@@ -15,8 +15,9 @@ Tags (all on the optimizer-step axis, one point per ``every_steps`` updates):
   ``trust_ratio/PATH`` per variable (``variable.path``), and the histogram
   ``trust_ratios`` across variables (1 for variables without a ratio).
 
-Example:
-    >>> logger = GradientStatisticsLogger("/tmp/logs/train", small_batch_size=32)  # doctest: +SKIP
+Use it beside a :class:`~lbkeras.monitoring.GradientStatistics` in the model's optimizer
+(``lbkeras-train --monitor_every_steps=N`` sets up both):
+``model.fit(..., callbacks=[GradientStatisticsLogger(log_dir, small_batch_size=b)])``.
 """
 
 from __future__ import annotations
