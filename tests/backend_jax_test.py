@@ -30,6 +30,8 @@ BACKEND_INDEPENDENT = [
     "tests/optimizers/agc_test.py",
     "tests/optimizers/wrapper_test.py",
     "tests/optimizers/gradient_accumulation_test.py",
+    "tests/optimizers/adascale_test.py",
+    "tests/monitoring/gradient_statistics_test.py",
     "tests/optimizers/conformance_reference_test.py",
     "tests/models/sam_test.py",
     "tests/layers/ghost_batch_norm_test.py",

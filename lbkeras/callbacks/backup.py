@@ -87,11 +87,12 @@ class Backup(keras.callbacks.Callback):
 
         Workers start their clocks apart; deciding alone, they could back up different
         epochs (one the odd ones, another the even ones), leaving a restart no epoch
-        whose backup all of them have.
+        whose backup all of them have. Every worker votes at every epoch end, whatever
+        its ``every_seconds``, so that all run the same collectives.
         """
         due = time.monotonic() - self._last_save >= self.every_seconds
         strategy = self.model.distribute_strategy
-        if not self.every_seconds or worker_role(strategy).num_workers <= 1:
+        if worker_role(strategy).num_workers <= 1:
             return due
         votes = strategy.experimental_distribute_values_from_function(
             lambda _: tf.constant([int(due)], tf.int64)

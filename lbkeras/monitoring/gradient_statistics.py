@@ -46,7 +46,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import keras
@@ -54,9 +53,9 @@ import numpy as np
 from keras import ops
 
 from lbkeras.checks import check_fraction, check_int
-from lbkeras.monitoring import noise_scale
+from lbkeras.monitoring.noise_scale import NoiseScaleObserver, read
 from lbkeras.optimizers.layerwise import TrustRatioRecorder, variable_path
-from lbkeras.optimizers.wrapper import GradientObserver, OptimizerWrapper
+from lbkeras.optimizers.wrapper import OptimizerWrapper
 
 #: The per-step scalars of a buffer row, in column order (then the per-variable blocks).
 SCALARS = (
@@ -78,21 +77,8 @@ def _float(value) -> Any:
     return ops.cast(value, "float32")
 
 
-def _read(variable) -> Any:
-    """A variable's value as a tensor (``convert_to_tensor`` gives the TF variable itself)."""
-    return ops.convert_to_tensor(variable.value)
-
-
-def _replicas() -> int:
-    if keras.backend.backend() != "tensorflow":
-        return 1
-    import tensorflow as tf
-
-    return tf.distribute.get_strategy().num_replicas_in_sync
-
-
 @keras.saving.register_keras_serializable(package="lbkeras")
-class GradientStatistics(GradientObserver, OptimizerWrapper):
+class GradientStatistics(NoiseScaleObserver, OptimizerWrapper):
     """Measures the gradient noise scale, norms and trust ratios of ``optimizer``'s steps.
 
     Args:
@@ -124,26 +110,7 @@ class GradientStatistics(GradientObserver, OptimizerWrapper):
         self.variable_paths = [variable_path(v) for v in var_list]
         width = len(SCALARS) + len(PER_VARIABLE) * len(var_list)
 
-        def scalar(name, synchronization="auto", aggregation="only_first_replica"):
-            with keras.name_scope(self.name, caller=self):
-                variable = keras.Variable(
-                    0.0,
-                    name=name,
-                    dtype="float32",
-                    trainable=False,
-                    synchronization=synchronization,
-                    aggregation=aggregation,
-                )
-            self._track_variable(variable)
-            return variable
-
-        # Each replica's own sums since the last update (read and reset at the update).
-        self._local_sum = scalar("local_sum", "on_read", "sum")
-        self._local_count = scalar("local_count", "on_read", "sum")
-        self._ema_g2 = scalar("ema_grad_norm_sq")
-        self._ema_trace = scalar("ema_trace_per_b")
-        self._ema_weight = scalar("ema_weight")  # 1 - decay^k after k valid steps
-        self._last = {name: scalar(f"last_{name}") for name in ("local", "total", "n")}
+        self.build_noise_scale()
         self._per_variable = {
             name: [
                 self.add_variable((), dtype="float32", name=f"{path.replace('/', '_')}_{name}")
@@ -173,36 +140,11 @@ class GradientStatistics(GradientObserver, OptimizerWrapper):
     def _due(self):
         return ops.equal(self.iterations % self.every_steps, 0)
 
-    def observe_local(self, grads) -> None:
-        squares = [ops.sum(ops.square(_float(g))) for g in grads if g is not None]
-        self.assign_add(self._local_sum, ops.sum(ops.stack(squares)))
-        self.assign_add(self._local_count, 1.0)
-
-    def local_sums(self) -> list:
-        return [_read(self._local_sum), _read(self._local_count)]
-
     def observe_reduced(self, grads, sums) -> None:
-        local_sum, n = sums
-        replicas = float(_replicas())
-        # Keras scales each replica's loss by 1 / replicas: undo it for the small batches.
-        local = replicas * replicas * local_sum / ops.maximum(n, 1.0)
-        squares = [ops.sum(ops.square(_float(g))) for g in grads if g is not None]
-        total = ops.sum(ops.stack(squares))
-        g2, trace_per_b = noise_scale.unbiased_estimates(local, total, ops.maximum(n, 2.0))
-        valid = ops.logical_and(ops.greater(n, 1.0), ops.isfinite(g2 + trace_per_b))
-        decay = self.ema_decay
-        self.assign(self._ema_g2, noise_scale.ema_update(self._ema_g2, g2, decay, valid))
-        self.assign(
-            self._ema_trace, noise_scale.ema_update(self._ema_trace, trace_per_b, decay, valid)
-        )
-        self.assign(self._ema_weight, noise_scale.ema_update(self._ema_weight, 1.0, decay, valid))
-        for name, value in (("local", local), ("total", total), ("n", n)):
-            self.assign(self._last[name], value)
+        super().observe_reduced(grads, sums)
         for slot, g in zip(self._per_variable["gradient_norm"], grads):
             if g is not None:
                 self.assign(slot, ops.sqrt(ops.sum(ops.square(_float(g)))))
-        self.assign(self._local_sum, ops.zeros_like(local_sum))
-        self.assign(self._local_count, ops.zeros_like(n))
 
     def update_step(self, gradient, variable, learning_rate):
         index = self._get_variable_index(variable)
@@ -219,29 +161,29 @@ class GradientStatistics(GradientObserver, OptimizerWrapper):
 
     def _write_row(self) -> None:
         """Appends this update's row to the ring buffer if the update is due."""
-        weights = ops.stack([_read(v) for v in self._per_variable["weight_norm"]])
-        updates = ops.stack([_read(v) for v in self._per_variable["update_norm"]])
-        grads = ops.stack([_read(v) for v in self._per_variable["gradient_norm"]])
+        weights = ops.stack([read(v) for v in self._per_variable["weight_norm"]])
+        updates = ops.stack([read(v) for v in self._per_variable["update_norm"]])
+        grads = ops.stack([read(v) for v in self._per_variable["gradient_norm"]])
         ratios = ops.stack(self._trust_ratios())
         scalars = ops.stack(
             [
                 _float(self.iterations),
-                _read(self._last["local"]),
-                _read(self._last["total"]),
-                _read(self._last["n"]),
-                _read(self._ema_g2),
-                _read(self._ema_trace),
-                _read(self._ema_weight),
+                read(self._last["local"]),
+                read(self._last["total"]),
+                read(self._last["n"]),
+                read(self._ema_g2),
+                read(self._ema_trace),
+                read(self._ema_weight),
                 ops.sqrt(ops.sum(ops.square(grads))),
                 ops.sqrt(ops.sum(ops.square(updates)))
                 / ops.maximum(ops.sqrt(ops.sum(ops.square(weights))), 1e-30),
             ]
         )
         row = ops.concatenate([scalars, weights, grads, updates, ratios])
-        written = _read(self._rows_written)
+        written = read(self._rows_written)
         slot = ops.one_hot(written % self.capacity, self.capacity, dtype="float32")[:, None]
         due = self._due()
-        rows = _read(self._rows)
+        rows = read(self._rows)
         self.assign(self._rows, ops.where(due, rows * (1.0 - slot) + slot * row[None, :], rows))
         self.assign(self._rows_written, ops.where(due, written + 1, written))
 
@@ -249,28 +191,10 @@ class GradientStatistics(GradientObserver, OptimizerWrapper):
         """The applied trust ratio of each variable: the first recorder's in the chain."""
         for optimizer in self.chain()[1:]:
             if isinstance(optimizer, TrustRatioRecorder):
-                return [_read(v) for v in optimizer.applied_trust_ratios]
+                return [read(v) for v in optimizer.applied_trust_ratios]
         return [ops.ones((), "float32") for _ in self.variable_paths]
 
     # -- reading it back on the host ----------------------------------------------------
-
-    def noise_scale(self, small_batch_size: int) -> dict[str, float]:
-        """The smoothed ``grad_norm_sq`` (``|G|^2``), ``trace_sigma`` and ``b_simple``.
-
-        Args:
-            small_batch_size: examples of one small-batch gradient (one replica's
-                micro-batch).
-        """
-        weight = float(ops.convert_to_numpy(self._ema_weight))
-        if weight <= 0:
-            return {"grad_norm_sq": math.nan, "trace_sigma": math.nan, "b_simple": math.nan}
-        g2 = float(ops.convert_to_numpy(self._ema_g2)) / weight
-        trace_per_b = float(ops.convert_to_numpy(self._ema_trace)) / weight
-        return {
-            "grad_norm_sq": g2,
-            "trace_sigma": trace_per_b * small_batch_size,
-            "b_simple": noise_scale.b_simple(trace_per_b, g2, small_batch_size),
-        }
 
     def rows(self, since: int = 0) -> list[dict[str, Any]]:
         """The buffered rows written after the first ``since`` (oldest first), as dicts."""

@@ -13,8 +13,10 @@ steps) and their mean ``G_big`` (the gradient of the whole batch, ``B = n b``):
   negative), so each of the two is smoothed separately (debiased EMA) and only then
   divided.
 
-These functions are ``keras.ops`` arithmetic, used in-graph by
-:class:`~lbkeras.monitoring.GradientStatistics` and on NumPy values by tests.
+These functions are ``keras.ops`` arithmetic, used in-graph and on NumPy values by
+tests. :class:`NoiseScaleObserver` keeps the smoothed estimates inside an optimizer
+wrapper; :class:`~lbkeras.monitoring.GradientStatistics` and
+:class:`~lbkeras.optimizers.AdaScale` are built on it.
 
 References:
     McCandlish, Kaplan, Amodei, OpenAI Dota Team, "An Empirical Model of Large-Batch
@@ -30,9 +32,13 @@ Example:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import keras
 from keras import ops
+
+from lbkeras.optimizers.wrapper import GradientObserver
 
 
 def unbiased_estimates(local: Any, total: Any, n: Any) -> tuple[Any, Any]:
@@ -54,3 +60,99 @@ def b_simple(trace_per_b: float, g2: float, small_batch_size: int) -> float:
 def ema_update(average: Any, value: Any, decay: float, valid: Any) -> Any:
     """``decay * average + (1 - decay) * value`` where ``valid``, else ``average``."""
     return ops.where(valid, decay * average + (1.0 - decay) * value, average)
+
+
+def read(variable) -> Any:
+    """A variable's value as a tensor (``convert_to_tensor`` gives a TF variable itself)."""
+    return ops.convert_to_tensor(variable.value)
+
+
+def _replicas() -> int:
+    if keras.backend.backend() != "tensorflow":
+        return 1
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+class NoiseScaleObserver(GradientObserver):
+    """Mixin for optimizer wrappers: the smoothed ``|G|^2`` and ``tr(Sigma) / b`` of every update.
+
+    Each replica sums the squared norms of its own micro-batch gradients (Keras scales
+    a replica's loss by ``1 / replicas``; undone here), the sums ride in the gradients'
+    all-reduce, and at the update :func:`unbiased_estimates` of the two quantities are
+    folded into debiased EMAs of decay ``self.ema_decay`` (steps with fewer than two
+    small gradients, or non-finite ones, are skipped). Call :meth:`build_noise_scale`
+    in ``build``.
+    """
+
+    def build_noise_scale(self) -> None:
+        def scalar(name, synchronization="auto", aggregation="only_first_replica"):
+            with keras.name_scope(self.name, caller=self):
+                variable = keras.Variable(
+                    0.0,
+                    name=name,
+                    dtype="float32",
+                    trainable=False,
+                    synchronization=synchronization,
+                    aggregation=aggregation,
+                )
+            self._track_variable(variable)
+            return variable
+
+        # Each replica's own sums since the last update (read and reset at the update).
+        self._local_sum = scalar("local_sum", "on_read", "sum")
+        self._local_count = scalar("local_count", "on_read", "sum")
+        self._ema_g2 = scalar("ema_grad_norm_sq")
+        self._ema_trace = scalar("ema_trace_per_b")
+        self._ema_weight = scalar("ema_weight")  # 1 - decay^k after k valid steps
+        self._last = {name: scalar(f"last_{name}") for name in ("local", "total", "n")}
+
+    def observe_local(self, grads) -> None:
+        squares = [ops.sum(ops.square(ops.cast(g, "float32"))) for g in grads if g is not None]
+        self.assign_add(self._local_sum, ops.sum(ops.stack(squares)))
+        self.assign_add(self._local_count, 1.0)
+
+    def local_sums(self) -> list:
+        return [read(self._local_sum), read(self._local_count)]
+
+    def observe_reduced(self, grads, sums) -> None:
+        local_sum, n = sums
+        replicas = float(_replicas())
+        local = replicas * replicas * local_sum / ops.maximum(n, 1.0)
+        squares = [ops.sum(ops.square(ops.cast(g, "float32"))) for g in grads if g is not None]
+        total = ops.sum(ops.stack(squares))
+        g2, trace_per_b = unbiased_estimates(local, total, ops.maximum(n, 2.0))
+        valid = ops.logical_and(ops.greater(n, 1.0), ops.isfinite(g2 + trace_per_b))
+        decay = self.ema_decay
+        for variable, value in (
+            (self._ema_g2, g2),
+            (self._ema_trace, trace_per_b),
+            (self._ema_weight, 1.0),
+        ):
+            self.assign(variable, ema_update(read(variable), value, decay, valid))
+        for name, value in (("local", local), ("total", total), ("n", n)):
+            self.assign(self._last[name], value)
+        self.assign(self._local_sum, ops.zeros_like(local_sum))
+        self.assign(self._local_count, ops.zeros_like(n))
+
+    def smoothed(self) -> tuple[Any, Any]:
+        """In-graph ``(|G|^2, tr(Sigma) / b)``, debiased; ``(0, 0)`` before any estimate."""
+        weight = ops.maximum(read(self._ema_weight), 1e-30)
+        return read(self._ema_g2) / weight, read(self._ema_trace) / weight
+
+    def noise_scale(self, small_batch_size: int) -> dict[str, float]:
+        """The smoothed ``grad_norm_sq`` (``|G|^2``), ``trace_sigma`` and ``b_simple``.
+
+        Args:
+            small_batch_size: examples of one small-batch gradient (one replica's
+                micro-batch).
+        """
+        if float(ops.convert_to_numpy(self._ema_weight)) <= 0:
+            return {"grad_norm_sq": math.nan, "trace_sigma": math.nan, "b_simple": math.nan}
+        g2, trace_per_b = (float(ops.convert_to_numpy(x)) for x in self.smoothed())
+        return {
+            "grad_norm_sq": g2,
+            "trace_sigma": trace_per_b * small_batch_size,
+            "b_simple": b_simple(trace_per_b, g2, small_batch_size),
+        }

@@ -16,7 +16,7 @@ Example:
     >>> get("gradient_accumulation", optimizer="momentum", steps=4).steps
     4
     >>> names(wrapper=True)
-    ['agc', 'gradient_accumulation', 'gradient_noise', 'lookahead', 'trust_ratio']
+    ['adascale', 'agc', 'gradient_accumulation', 'gradient_noise', 'lookahead', 'trust_ratio']
     >>> is_adaptive("lamb"), is_adaptive("lars")
     (True, False)
 """
@@ -28,6 +28,7 @@ from typing import Any
 
 import keras
 
+from lbkeras.optimizers.adascale import AdaScale
 from lbkeras.optimizers.agc import AdaptiveGradientClipping
 from lbkeras.optimizers.gradient_accumulation import GradientAccumulation, PiecewiseConstantSteps
 from lbkeras.optimizers.gradient_noise import GradientNoise
@@ -106,6 +107,7 @@ def _wrap(
 # optimizer="momentum", optimizer_options={"learning_rate": 0.1}, trust_coefficient=0.001).
 for _name, _wrapper in {
     "trust_ratio": TrustRatio,
+    "adascale": AdaScale,
     "gradient_noise": GradientNoise,
     "lookahead": Lookahead,
     "agc": AdaptiveGradientClipping,
@@ -134,6 +136,7 @@ __all__ = [
     "LAMB",
     "LARS",
     "OPTIMIZERS",
+    "AdaScale",
     "AdaptiveGradientClipping",
     "GradientAccumulation",
     "GradientNoise",

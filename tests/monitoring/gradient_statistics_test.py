@@ -75,13 +75,6 @@ def test_one_device_with_micro_batches_matches_the_exact_values():
     _check(_fit(x, y, w, micro_batches=4, global_batch=SMALL_BATCH), exact)
 
 
-def test_two_replicas_with_micro_batches_match_the_exact_values(mirrored_strategy):
-    x, y, w, exact = _problem(seed=1)
-    with mirrored_strategy.scope():  # 2 replicas x 16 examples, 2 micro-batches an update
-        statistics = _fit(x, y, w, micro_batches=2, global_batch=2 * SMALL_BATCH)
-    _check(statistics, exact)
-
-
 def test_noise_free_gradients_have_zero_noise_scale():
     x, _, w, _ = _problem()
     y = x @ (w + 1.0)  # no label noise, and every example's residual is x.(-1)

@@ -13,10 +13,12 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
+from lbkeras.monitoring import GradientStatistics
 from lbkeras.optimizers import (
     LAMB,
     LARS,
     AdaptiveGradientClipping,
+    AdaScale,
     GradientAccumulation,
     GradientNoise,
     Lookahead,
@@ -49,8 +51,18 @@ CASES: dict[str, Callable[[], keras.optimizers.Optimizer]] = {
     "gradient_accumulation(lookahead(sgd))": lambda: GradientAccumulation(
         Lookahead(SGD(0.1, momentum=0.9)), PiecewiseConstantSteps([3], [1, 2])
     ),
+    # The statistics change nothing; AdaScale's gain comes from the 2 micro-batches.
+    "gradient_accumulation(gradient_statistics(sgd))": lambda: GradientAccumulation(
+        GradientStatistics(SGD(0.1, momentum=0.9), every_steps=2), 2
+    ),
+    "gradient_accumulation(adascale(sgd))": lambda: GradientAccumulation(
+        AdaScale(SGD(0.05, momentum=0.9), ema_decay=0.5), 2
+    ),
 }
 NOISY = {"gradient_noise", "trust_ratio(gradient_noise(sgd))"}
+# The gain is measured from the small gradients, which another split of the batch
+# changes (2 replicas x 2 micro-batches are not 2 micro-batches): no equality there.
+SPLIT_DEPENDENT = {"gradient_accumulation(adascale(sgd))"}
 PATHS = ("dense/kernel", "dense/bias")  # the variables of Dense(1) on 4 inputs
 
 
@@ -151,6 +163,33 @@ class AccumulationRef:
         self.inner, self.accumulator = inner, reference.GradientAccumulator(steps)
 
 
+class AdaScaleRef:
+    """Johnson et al. 2020 on ``steps`` micro-batches an update: the gain from the smoothed
+    unbiased |G|^2 and tr(Sigma)/b (McCandlish et al.), each a debiased EMA."""
+
+    def __init__(self, inner, steps, decay):
+        self.inner, self.steps, self.decay = inner, steps, decay
+        self.micro, self.ema, self.weight = [], np.zeros(2), 0.0
+
+    def add(self, grads):
+        """One micro-batch: ``(t, mean gradients, gain)`` when an update is due, else None."""
+        self.micro.append([np.asarray(g, np.float64) for g in grads])
+        if len(self.micro) < self.steps:
+            return None
+        n = len(self.micro)
+        local = np.mean([sum(np.sum(g * g) for g in grads) for grads in self.micro])
+        mean = [sum(grads[i] for grads in self.micro) / n for i in range(len(grads))]
+        total = sum(np.sum(g * g) for g in mean)
+        estimates = np.array([(n * total - local) / (n - 1), (local - total) * n / (n - 1)])
+        self.ema = self.decay * self.ema + (1 - self.decay) * estimates
+        self.weight = self.decay * self.weight + (1 - self.decay)
+        g2, variance = self.ema / self.weight
+        gain = np.clip((variance + g2) / (variance / n + g2), 1, n) if g2 > 0 else n
+        self.micro = []
+        self.updates = getattr(self, "updates", -1) + 1
+        return self.updates, mean, gain
+
+
 def innermost(ref):
     while hasattr(ref, "inner"):
         ref = ref.inner
@@ -171,11 +210,23 @@ REFERENCES = {
     "gradient_accumulation(lookahead(sgd))": lambda: AccumulationRef(
         LookaheadRef(Sgd(0.1, 0.9)), lambda t: 1 if t < 3 else 2
     ),
+    "gradient_accumulation(gradient_statistics(sgd))": lambda: AccumulationRef(Sgd(0.1, 0.9), 2),
+    "gradient_accumulation(adascale(sgd))": lambda: AdaScaleRef(Sgd(0.05, 0.9), 2, decay=0.5),
 }
 
 
 def reference_step(ref, weights: list, grads: list, step: int) -> list:
     """The weights after micro-batch number ``step`` (0-based), all float64."""
+    if isinstance(ref, AdaScaleRef):
+        due = ref.add(grads)
+        if due is None:
+            return weights
+        t, grads, gain = due
+        sgd = innermost(ref)
+        lr, sgd.lr = sgd.lr, sgd.lr * gain  # the step of rate gain x lr (constant: tau unused)
+        weights = [ref.inner.update(i, w, g, t) for i, (w, g) in enumerate(zip(weights, grads))]
+        sgd.lr = lr
+        return weights
     if isinstance(ref, AccumulationRef):
         due = ref.accumulator.add(grads)
         if due is None:

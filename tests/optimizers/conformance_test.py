@@ -33,7 +33,7 @@ import tensorflow as tf
 
 from lbkeras import optimizers
 from lbkeras.optimizers import OptimizerWrapper
-from tests.optimizers.cases import CASES, NOISY, REFERENCES, data
+from tests.optimizers.cases import CASES, NOISY, REFERENCES, SPLIT_DEPENDENT, data
 from tests.optimizers.continue_training import continue_in_new_process
 
 EPOCHS = 2  # before the save, and again after it: 2 x 2 x 8 = 32 steps
@@ -183,6 +183,12 @@ def xla_runs():
 
 @pytest.mark.parametrize("name", CASES)
 def test_mirrored_matches_one_device(name, one_device, mirrored_runs):
+    if name in SPLIT_DEPENDENT:
+        x, y = (
+            data()
+        )  # still trains under the strategy (equality: tests/optimizers/adascale_test.py)
+        assert _loss(mirrored_runs[name], x, y) < 0.5 * _loss(one_device[name].initial, x, y)
+        return
     for ours, single in zip(mirrored_runs[name], one_device[name].saved_weights):
         np.testing.assert_allclose(ours, single, rtol=1e-4, atol=1e-5)
 
