@@ -24,23 +24,57 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from lbkeras.callbacks.learning_rate import learning_rate_at
 from lbkeras.callbacks.writers import WriterCallback
 from lbkeras.monitoring import noise_scale
 from lbkeras.monitoring.gradient_statistics import GradientStatistics
+from lbkeras.optimizers import AdaScale
 
 
-def find_statistics(optimizer: keras.optimizers.Optimizer) -> GradientStatistics | None:
-    """The :class:`GradientStatistics` in ``optimizer``'s chain (through loss scaling)."""
+def find_in_chain(optimizer: keras.optimizers.Optimizer, kind: type) -> Any:
+    """The first optimizer of type ``kind`` in ``optimizer``'s chain (through loss scaling)."""
     while optimizer is not None:
-        if isinstance(optimizer, GradientStatistics):
+        if isinstance(optimizer, kind):
             return optimizer
         optimizer = getattr(optimizer, "inner_optimizer", None)
     return None
+
+
+class AdaScaleProgress(WriterCallback, keras.callbacks.Callback):
+    """At every epoch end: writes AdaScale's ``adascale/gain``, ``adascale/tau`` and
+    ``adascale/learning_rate`` (the gain times the schedule at tau), and stops training
+    once ``tau`` reaches ``schedule_steps``, the base run's length.
+
+    Args:
+        writer: a shared ``tf.summary`` writer, a folder for one of its own, or None.
+        schedule_steps: the base run's length in steps.
+    """
+
+    def __init__(self, writer: str | tf.summary.SummaryWriter | None, schedule_steps: int) -> None:
+        super().__init__()
+        self._set_writer(writer)
+        self.schedule_steps = schedule_steps
+
+    def on_epoch_end(self, epoch, logs=None):
+        adascale = find_in_chain(self.model.optimizer, AdaScale)
+        step = int(self.model.optimizer.iterations.numpy())
+        if self.writer is not None:
+            rate = learning_rate_at(adascale.inner_optimizer, adascale.tau) * adascale.gain
+            with self.writer.as_default(step=step):
+                tf.summary.scalar("adascale/gain", adascale.gain)
+                tf.summary.scalar("adascale/tau", adascale.tau)
+                tf.summary.scalar("adascale/learning_rate", rate)
+        if adascale.tau >= self.schedule_steps:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        self._close_writer()
 
 
 class GradientStatisticsLogger(WriterCallback, keras.callbacks.Callback):
@@ -63,7 +97,7 @@ class GradientStatisticsLogger(WriterCallback, keras.callbacks.Callback):
         self._warned = False
 
     def on_train_begin(self, logs=None):
-        self.statistics = find_statistics(self.model.optimizer)
+        self.statistics = find_in_chain(self.model.optimizer, GradientStatistics)
         if self.statistics is None:
             raise ValueError(
                 "GradientStatisticsLogger needs a GradientStatistics in the model's optimizer"

@@ -1,4 +1,7 @@
-"""AdaScale: a learning rate that adapts to the batch from the gradient noise (Johnson et al. 2020)."""
+"""AdaScale: a learning rate that adapts to the batch from the gradient noise.
+
+Johnson, Agrawal, Gu, Guestrin, ICML 2020; see :class:`AdaScale`.
+"""
 
 from __future__ import annotations
 

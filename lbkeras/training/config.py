@@ -151,6 +151,14 @@ class ExperimentConfig:
         "Accumulate gradients over this many micro-batches of --global_batch_size per update "
         "(the learning-rate rule uses the effective batch); 1: off.",
     )
+    adascale: bool = setting(
+        False,
+        "AdaScale (Johnson et al. 2020): train the base recipe (its schedule and length at "
+        "--base_batch_size, --base_learning_rate unscaled: --lr_scaling is not used) at the "
+        "effective batch, each step's rate the gain times the base schedule at tau; training "
+        "ends at the first loop end where tau reaches the base run's length. Needs 2 or more "
+        "small-batch gradients per step (replicas x --accumulation_steps).",
+    )
     sam_rho: float = setting(
         0.0, "Sharpness-aware minimisation radius (Foret et al.: 0.05); 0: off."
     )

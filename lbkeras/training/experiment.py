@@ -47,7 +47,7 @@ from lbkeras import callbacks as lb_callbacks
 from lbkeras import data, layers, models, optimizers
 from lbkeras.data import stream
 from lbkeras.distribute import keras_compat, make_strategy, worker_role
-from lbkeras.monitoring.logger import GradientStatisticsLogger
+from lbkeras.monitoring.logger import AdaScaleProgress, GradientStatisticsLogger, find_in_chain
 from lbkeras.training.config import MIXED_PRECISION_POLICIES, ExperimentConfig
 from lbkeras.training.outputs import Outputs
 from lbkeras.training.plan import Plan, plan
@@ -131,7 +131,12 @@ def prepare(config: ExperimentConfig) -> Prepared:
             f"ghost batch size {config.ghost_batch_size} does not divide the per-replica batch "
             f"{steps.per_replica_batch_size}: choose a divisor for --ghost_batch_size"
         )
-    schedule = build_schedule(config, steps.total_steps, steps.steps_per_pass)
+    if config.adascale and steps.num_replicas * steps.accumulation_steps < 2:
+        raise ValueError(
+            "adascale needs 2 or more small-batch gradients per step: use several replicas "
+            "or --accumulation_steps=2 or more"
+        )
+    schedule = build_schedule(config, steps.schedule_steps, steps.schedule_steps_per_pass)
     for split in ("train", "eval"):  # missing or corrupt data fail before any write
         source.make(split, steps.per_replica_batch_size, training=split == "train", seed=0)
     outputs = Outputs(config.model_dir, worker_role(strategy))
@@ -212,29 +217,15 @@ def train(
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> Trained:
     """``model.fit`` over the plan's loops, then the final evaluation (logged too)."""
-    config, steps, outputs = prepared.config, prepared.plan, prepared.outputs
-    writers = outputs.writers()
+    config, steps = prepared.config, prepared.plan
+    writers = prepared.outputs.writers()
     throughput = lb_callbacks.ThroughputLogger(
         writers("train") if writers else None, effective_batch_size(config)
     )
-    callbacks = [
-        lb_callbacks.StopOnNonFiniteLoss(),  # first: a NaN epoch must not be backed up
-        lb_callbacks.Backup(outputs.backup_dir, every_seconds=config.backup_every_seconds),
-        throughput,
-        *extra_callbacks,
-    ]
-    metrics_logger = None
-    if writers:
-        metrics_logger = lb_callbacks.MetricsLogger(writers("train"), writers("eval"))
-        callbacks += [
-            lb_callbacks.LearningRateLogger(writers("train")),
-            metrics_logger,
-            lb_callbacks.HParamsLogger(outputs.log_dir, _hparams(prepared)),
-        ]
-        if config.monitor_every_steps:
-            callbacks.append(
-                GradientStatisticsLogger(writers("train"), steps.per_replica_batch_size)
-            )
+    metrics_logger = (
+        lb_callbacks.MetricsLogger(writers("train"), writers("eval")) if writers else None
+    )
+    callbacks = _callbacks(prepared, writers, [throughput, metrics_logger, *extra_callbacks])
     start = time.perf_counter()
     try:
         with warnings.catch_warnings():
@@ -253,11 +244,35 @@ def train(
         wall = time.perf_counter() - start
         eval_metrics = _final_eval(model, history, eval_data, config, steps)
         if metrics_logger is not None and eval_metrics.pop("_new", False):
-            metrics_logger.write_eval(eval_metrics, steps.total_steps)
+            metrics_logger.write_eval(eval_metrics, int(model.optimizer.iterations.numpy()))
     finally:
         if writers:
             writers.close()
     return Trained(model, history, eval_metrics, throughput.examples_per_second, wall)
+
+
+def _callbacks(prepared: Prepared, writers, own: list) -> list[keras.callbacks.Callback]:
+    """The trainer's callbacks, in order: the NaN guard first (a NaN epoch must not be
+    backed up), the backup, ``own`` (measuring), then what only the chief writes."""
+    config, steps, outputs = prepared.config, prepared.plan, prepared.outputs
+    callbacks = [
+        lb_callbacks.StopOnNonFiniteLoss(),
+        lb_callbacks.Backup(outputs.backup_dir, every_seconds=config.backup_every_seconds),
+        *(callback for callback in own if callback is not None),
+    ]
+    if writers:
+        if not config.adascale:  # with AdaScale the rate is the gain times the rate at tau
+            callbacks.append(lb_callbacks.LearningRateLogger(writers("train")))
+        callbacks.append(lb_callbacks.HParamsLogger(outputs.log_dir, _hparams(prepared)))
+        if config.monitor_every_steps:
+            callbacks.append(
+                GradientStatisticsLogger(writers("train"), steps.per_replica_batch_size)
+            )
+    if config.adascale:
+        callbacks.append(
+            AdaScaleProgress(writers("train") if writers else None, steps.schedule_steps)
+        )
+    return callbacks
 
 
 def report(prepared: Prepared, trained: Trained) -> dict[str, Any]:
@@ -280,12 +295,15 @@ def report(prepared: Prepared, trained: Trained) -> dict[str, Any]:
         "eval_accuracy": float(trained.eval_metrics["accuracy"]),
         **training,
         "steps": int(trained.model.optimizer.iterations.numpy()),
-        "passes": steps.passes,
+        "passes": int(trained.model.optimizer.iterations.numpy()) / steps.steps_per_pass,
         "global_batch_size": config.global_batch_size,
         "effective_batch_size": effective_batch_size(config),
         "num_replicas": steps.num_replicas,
         "peak_learning_rate": peak_learning_rate(config),
     }
+    adascale = find_in_chain(trained.model.optimizer, optimizers.AdaScale)
+    if adascale is not None:
+        results["tau"] = adascale.tau
     prepared.outputs.save_model(trained.model)
     prepared.outputs.write_results(results)
     return results

@@ -39,6 +39,9 @@ class Plan:
         steps_per_loop: optimizer updates per Keras epoch (the last may have fewer).
         loops: Keras epochs.
         warmup_steps: optimizer updates of warmup.
+        schedule_steps: the length of the learning-rate schedule: ``total_steps``, or with
+            AdaScale the base run's (at ``base_batch_size``), which ``tau`` counts.
+        schedule_steps_per_pass: the schedule's steps per pass over the data.
     """
 
     num_replicas: int
@@ -49,6 +52,8 @@ class Plan:
     steps_per_loop: int
     loops: int
     warmup_steps: int
+    schedule_steps: int
+    schedule_steps_per_pass: float
 
     @property
     def passes(self) -> float:
@@ -78,7 +83,10 @@ def plan(config: ExperimentConfig, num_train: int, num_replicas: int) -> Plan:
     """
     per_replica = check_global_batch(config.global_batch_size, num_replicas)
     steps_per_pass = num_train / effective_batch_size(config)
-    total = config.train_steps or max(1, round(config.epochs * steps_per_pass))
+    # AdaScale follows the base run's schedule (tau counts its steps) and takes at most as
+    # many steps as it (every gain is >= 1).
+    schedule_per_pass = num_train / config.base_batch_size if config.adascale else steps_per_pass
+    total = config.train_steps or max(1, round(config.epochs * schedule_per_pass))
     per_loop = min(config.steps_per_loop or max(1, round(steps_per_pass)), total)
     return Plan(
         num_replicas=num_replicas,
@@ -88,5 +96,7 @@ def plan(config: ExperimentConfig, num_train: int, num_replicas: int) -> Plan:
         total_steps=total,
         steps_per_loop=per_loop,
         loops=math.ceil(total / per_loop),
-        warmup_steps=warmup_steps(config, steps_per_pass),
+        warmup_steps=warmup_steps(config, schedule_per_pass),
+        schedule_steps=total,
+        schedule_steps_per_pass=schedule_per_pass,
     )

@@ -69,7 +69,10 @@ def effective_batch_size(config: ExperimentConfig) -> int:
 
 
 def peak_learning_rate(config: ExperimentConfig) -> float:
-    """``base_learning_rate`` scaled from ``base_batch_size`` to the effective global batch."""
+    """``base_learning_rate`` scaled from ``base_batch_size`` to the effective global batch
+    (with AdaScale, unscaled: the gain scales each step)."""
+    if config.adascale:
+        return config.base_learning_rate
     return scale_learning_rate(
         config.base_learning_rate,
         effective_batch_size(config),
@@ -139,7 +142,7 @@ def build_optimizer(
     biases and normalisation parameters (all 1-D variables) from weight decay and layer
     adaptation, as the papers do. ``optimizer_options`` override all of these. The
     wrapper flags of the config then go around it: gradient noise, AGC, trust ratio,
-    Lookahead, then ``GradientStatistics`` if ``monitor_every_steps`` (holding
+    Lookahead, ``AdaScale``, then ``GradientStatistics`` if ``monitor_every_steps`` (holding
     ``monitor_capacity`` rows between two reads), and gradient accumulation outermost.
     """
     optimizer = _named(config, learning_rate)
@@ -161,6 +164,10 @@ def build_optimizer(
         )
     if config.lookahead:
         optimizer = optimizers.Lookahead(optimizer, sync_period=config.lookahead)
+    if config.adascale:
+        optimizer = optimizers.AdaScale(
+            optimizer, scale=effective_batch_size(config) / config.base_batch_size
+        )
     if config.monitor_every_steps:
         optimizer = monitoring.GradientStatistics(
             optimizer, every_steps=config.monitor_every_steps, capacity=monitor_capacity
