@@ -1,0 +1,270 @@
+"""The trainer on 2 real MultiWorkerMirroredStrategy workers on 127.0.0.1.
+
+Synchronised batch norm: two workers with ``--sync_batch_norm`` train ``mnist1d_cnn``
+(the default model, 4 batch norms) to the weights, batch-norm moving statistics
+included, of one process with the same global batch; without it each worker normalises
+by its own half-batch and the weights differ. Preemption: a worker killed mid-run, both
+restarted with the same flags, agree on a backup, resume there and finish with the
+weights of an uninterrupted run. Backups: workers whose clocks disagree back up the
+same loops.
+
+Tolerance: the two-worker batch statistics are the one-process ones up to float
+rounding (both are E[x^2] - E[x]^2: Keras computes synchronised moments so on one
+process too, in the default replica context), as are the all-reduced gradients. But
+LARS at the default peak rate (~1) amplifies rounding about 2x per step (a 1-ulp change
+of one process's initial weights grows alike): 2e-7 after 8 steps of warmup becomes
+~1e-4 after 8 more at the peak rate, ~5e-3 after 48. So the run is short, 8 steps (4 of
+warmup, 4 of decay), and ends within ~1% of rtol=1e-4, atol=1e-5 (7% with --seed=3);
+without sync BN it is >1000x that tolerance away.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import os
+import signal
+import subprocess
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import lbkeras  # noqa: F401  (registers LARS & co. for load_model)
+from lbkeras.callbacks import backed_up_epochs, latest_backup
+from lbkeras.data.mnist1d import load_mnist1d
+from tests.tools.cli import environment, free_ports, results, train, train_command
+
+# One pass (8 steps of tests/tools/cli.py SMALL, all of warmup) in 8 loops of 1 step, each
+# backed up, evaluated at the end only.
+STEPS_PER_LOOP, LOOPS = 1, 8
+FLAGS = (
+    "--epochs=1",
+    "--warmup_epochs=0.5",
+    f"--steps_per_loop={STEPS_PER_LOOP}",
+    "--eval_every_loops=0",
+    "--backup_every_seconds=0",
+    "--seed=7",
+)
+SYNC_FLAGS = (*FLAGS, "--sync_batch_norm")
+RTOL, ATOL = 1e-4, 1e-5
+
+
+def _start_workers(model_dir, data_dir, log_dir, *flags, worker_flags=((), ())):
+    """Starts worker 0 (the chief) and worker 1 of a 2-worker cluster on free ports.
+
+    ``worker_flags`` are each worker's own flags after ``flags`` (later flags win).
+    """
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
+    workers = []
+    for index in range(2):
+        env = environment()
+        env["TF_CONFIG"] = json.dumps(
+            {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        )
+        # Output to a file: a pipe nobody reads while the test waits could fill and block.
+        with open(os.path.join(log_dir, f"worker-{index}.log"), "a") as log:
+            workers.append(
+                subprocess.Popen(
+                    train_command(
+                        model_dir,
+                        data_dir,
+                        *flags,
+                        *worker_flags[index],
+                        "--strategy=multi_worker",
+                    ),
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+    return workers
+
+
+def _run_workers(model_dir, data_dir, log_dir, *flags, timeout=300):
+    """Runs a 2-worker cluster to its end; fails with the log of a worker that failed."""
+    workers = _start_workers(model_dir, data_dir, log_dir, *flags)
+    try:
+        for worker in workers:
+            worker.wait(timeout=timeout)
+    finally:
+        _kill(workers)
+    for index, worker in enumerate(workers):
+        if worker.returncode != 0:
+            with open(os.path.join(log_dir, f"worker-{index}.log")) as f:
+                pytest.fail(f"worker {index} exited {worker.returncode}:\n{f.read()[-3000:]}")
+
+
+def _kill(workers):
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+
+
+def _weights(path, optimizer=False):
+    """Every variable of the saved model (BN moving statistics too) by path; or the optimizer's."""
+    model = keras.saving.load_model(path)
+    variables = model.weights + (model.optimizer.variables if optimizer else [])
+    weights = {v.path: v.numpy() for v in variables}
+    assert len(weights) == len(variables), "variable paths are not unique"
+    return weights
+
+
+def _workers_weights(model_dir, optimizer=False):
+    """The chief's weights, after checking that worker 1 saved the very same."""
+    chief = _weights(os.path.join(model_dir, "model.keras"), optimizer)
+    other = _weights(os.path.join(model_dir, "workers", "worker-1", "model.keras"), optimizer)
+    assert sorted(chief) == sorted(other)
+    for key in chief:
+        np.testing.assert_array_equal(chief[key], other[key], err_msg=key)
+    return chief
+
+
+def _worst(a, b):
+    """max |a - b| / (ATOL + RTOL |b|) over all variables: above 1 fails assert_allclose."""
+    return max(float(np.max(np.abs(a[k] - b[k]) / (ATOL + RTOL * np.abs(b[k])))) for k in b)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """MNIST-1D of tests/tools/cli.py SMALL, generated once: the workers only read it."""
+    folder = str(tmp_path_factory.mktemp("data"))
+    load_mnist1d(folder, num_train=2000, num_test=500)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def one_process(data_dir, tmp_path_factory):
+    """The weights of one process (default strategy) with sync BN, i.e. plain BN."""
+    model_dir = str(tmp_path_factory.mktemp("one_process"))
+    done = train(model_dir, data_dir, *SYNC_FLAGS)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert results(model_dir)["steps"] == STEPS_PER_LOOP * LOOPS
+    return _weights(os.path.join(model_dir, "model.keras"))
+
+
+@pytest.fixture(scope="module")
+def two_workers_synced(data_dir, tmp_path_factory):
+    """The model_dir of an uninterrupted 2-worker run with sync BN."""
+    folder = tmp_path_factory.mktemp("two_workers_synced")
+    model_dir = str(folder / "run")
+    _run_workers(model_dir, data_dir, str(folder), *SYNC_FLAGS)
+    return model_dir
+
+
+def test_two_workers_with_sync_batch_norm_train_like_one_process(one_process, two_workers_synced):
+    assert results(two_workers_synced)["num_replicas"] == 2
+    assert results(two_workers_synced)["steps"] == STEPS_PER_LOOP * LOOPS
+    weights = _workers_weights(two_workers_synced)
+    assert sorted(weights) == sorted(one_process)
+    assert sum(key.endswith("moving_variance") for key in weights) == 4
+    for key in weights:
+        np.testing.assert_allclose(
+            weights[key], one_process[key], rtol=RTOL, atol=ATOL, err_msg=key
+        )
+    print(f"sync BN: {_worst(weights, one_process):.3g} of the tolerance")
+
+
+def test_two_workers_without_sync_batch_norm_differ_from_one_process(
+    data_dir, one_process, tmp_path
+):
+    model_dir = str(tmp_path / "run")
+    _run_workers(model_dir, data_dir, str(tmp_path), *FLAGS)
+    worst = _worst(_workers_weights(model_dir), one_process)
+    print(f"plain BN: {worst:.3g} times the tolerance")
+    assert worst > 100
+
+
+def _learning_rate_steps(event_file):
+    """The steps whose learning rate the chief logged (TensorBoard) in ``event_file``."""
+    return [
+        event.step
+        for event in tf.compat.v1.train.summary_iterator(event_file)
+        for value in event.summary.value
+        if value.tag == "learning_rate"
+    ]
+
+
+def _train_event_files(model_dir):
+    return set(glob.glob(os.path.join(model_dir, "logs", "train", "events.out.tfevents.*")))
+
+
+def test_a_killed_worker_and_its_peer_restart_and_resume_to_the_same_weights(
+    data_dir, two_workers_synced, tmp_path
+):
+    model_dir = str(tmp_path / "run")
+    chief_backups = os.path.join(model_dir, "backup")
+    other_backups = os.path.join(model_dir, "workers", "worker-1", "backup")
+    workers = _start_workers(model_dir, data_dir, str(tmp_path), *SYNC_FLAGS)
+    try:
+        deadline = time.monotonic() + 240
+        while latest_backup(chief_backups) < 2:
+            assert all(w.poll() is None for w in workers), "a worker ended before the kill"
+            assert time.monotonic() < deadline, "no backup of loop 2 appeared"
+            time.sleep(0.02)
+        workers[1].send_signal(signal.SIGKILL)
+        workers[1].wait()
+        # Worker 0 now waits in a collective for its lost peer (killed below), or fails.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            workers[0].wait(timeout=3)
+    finally:
+        _kill(workers)
+    assert workers[1].returncode == -signal.SIGKILL
+    assert not os.path.exists(os.path.join(model_dir, "results.json"))
+    chief_at, other_at = latest_backup(chief_backups), latest_backup(other_backups)
+    agreed = min(chief_at, other_at)  # a worker is at most one loop ahead of the other
+    assert 2 <= chief_at < LOOPS and abs(chief_at - other_at) <= 1, (chief_at, other_at)
+
+    logs_before = _train_event_files(model_dir)
+    _run_workers(model_dir, data_dir, str(tmp_path), *SYNC_FLAGS)
+    assert results(model_dir)["steps"] == STEPS_PER_LOOP * LOOPS
+    # The restart trained from the agreed backup on: its log starts at that loop's end.
+    (new_log,) = _train_event_files(model_dir) - logs_before
+    assert _learning_rate_steps(new_log) == list(
+        range(agreed * STEPS_PER_LOOP, STEPS_PER_LOOP * LOOPS)
+    )
+
+    resumed = _workers_weights(model_dir, optimizer=True)
+    uninterrupted = _weights(os.path.join(two_workers_synced, "model.keras"), optimizer=True)
+    assert sorted(resumed) == sorted(uninterrupted)
+    for key in resumed:
+        np.testing.assert_allclose(
+            resumed[key], uninterrupted[key], rtol=1e-5, atol=1e-6, err_msg=key
+        )
+    exact = all(np.array_equal(resumed[k], uninterrupted[k]) for k in resumed)
+    print(f"resumed at loop {agreed} (chief {chief_at}, worker 1 {other_at}); exact: {exact}")
+
+
+def test_workers_whose_clocks_disagree_back_up_the_same_loops(data_dir, tmp_path):
+    """Each worker times ``--backup_every_seconds`` on its own clock, started at its own
+    ``on_train_begin``; deciding alone, workers could back up different loops (one the
+    odd ones, the other the even ones), and a restart would find no loop whose backup
+    they all have. Here worker 1's period outlasts training: it must back up whenever
+    the chief does all the same."""
+    model_dir = str(tmp_path / "run")
+    chief_backups = os.path.join(model_dir, "backup")
+    other_backups = os.path.join(model_dir, "workers", "worker-1", "backup")
+    workers = _start_workers(
+        model_dir,
+        data_dir,
+        str(tmp_path),
+        *SYNC_FLAGS,
+        worker_flags=((), ("--backup_every_seconds=3600",)),
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while latest_backup(chief_backups) < 3:
+            assert all(w.poll() is None for w in workers), "a worker ended too soon"
+            assert time.monotonic() < deadline, "no backup of loop 3 appeared"
+            time.sleep(0.02)
+        # The chief backed up loop 3: worker 1 has loop 2's backup at least.
+        assert latest_backup(other_backups) >= 2
+        for worker in workers:
+            assert worker.wait(timeout=240) == 0
+    finally:
+        _kill(workers)
+    assert backed_up_epochs(chief_backups) == backed_up_epochs(other_backups) == [7, 8]
