@@ -8,10 +8,9 @@ import re
 import time
 
 import keras
-import tensorflow as tf
 
 from lbkeras.atomic import save_atomically
-from lbkeras.distribute import worker_role
+from lbkeras.distribute import across_workers
 
 _NAME = "epoch-{:06d}.weights.h5"
 _PATTERN = re.compile(r"epoch-(\d{6})\.weights\.h5$")
@@ -91,13 +90,7 @@ class Backup(keras.callbacks.Callback):
         its ``every_seconds``, so that all run the same collectives.
         """
         due = time.monotonic() - self._last_save >= self.every_seconds
-        strategy = self.model.distribute_strategy
-        if worker_role(strategy).num_workers <= 1:
-            return due
-        votes = strategy.experimental_distribute_values_from_function(
-            lambda _: tf.constant([int(due)], tf.int64)
-        )
-        return bool(tf.reduce_max(strategy.gather(votes, axis=0)).numpy())
+        return max(across_workers(self.model.distribute_strategy, int(due))) > 0
 
     def save(self, epoch: int) -> None:
         """Saves the state after ``epoch`` epochs, then removes all but the newest backups."""

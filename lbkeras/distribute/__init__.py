@@ -4,6 +4,7 @@ from lbkeras.distribute import keras_compat
 from lbkeras.distribute.strategy import (
     STRATEGIES,
     WorkerRole,
+    across_workers,
     check_global_batch,
     make_strategy,
     worker_role,
@@ -11,6 +12,7 @@ from lbkeras.distribute.strategy import (
 
 __all__ = [
     "STRATEGIES",
+    "across_workers",
     "WorkerRole",
     "check_global_batch",
     "keras_compat",

@@ -147,3 +147,18 @@ def worker_role(strategy: tf.distribute.Strategy) -> WorkerRole:
         return WorkerRole(None, 0, 1)
     num_workers = sum(len(spec.get(job, [])) for job in ("chief", "worker"))
     return WorkerRole(resolver.task_type, int(resolver.task_id or 0), num_workers, "chief" in spec)
+
+
+def across_workers(strategy: tf.distribute.Strategy, value: int) -> list[int]:
+    """``value`` as every worker of the cluster has it (one entry per replica).
+
+    For decisions all workers must take alike (which backup to resume, whether to back
+    up now): each worker contributes its own ``value`` through ``strategy.gather``, one
+    small collective. With one worker, ``[value]`` without any collective.
+    """
+    if worker_role(strategy).num_workers <= 1:
+        return [value]
+    values = strategy.experimental_distribute_values_from_function(
+        lambda _: tf.constant([value], tf.int64)
+    )
+    return [int(v) for v in strategy.gather(values, axis=0).numpy()]

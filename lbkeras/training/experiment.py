@@ -46,7 +46,7 @@ import tensorflow as tf
 from lbkeras import callbacks as lb_callbacks
 from lbkeras import data, layers, models, optimizers
 from lbkeras.data import stream
-from lbkeras.distribute import keras_compat, make_strategy, worker_role
+from lbkeras.distribute import across_workers, keras_compat, make_strategy, worker_role
 from lbkeras.monitoring.logger import AdaScaleProgress, GradientStatisticsLogger, find_in_chain
 from lbkeras.training.config import MIXED_PRECISION_POLICIES, ExperimentConfig
 from lbkeras.training.outputs import Outputs
@@ -366,12 +366,7 @@ def _monitor_capacity(prepared: Prepared) -> int:
 def _agreed_backup(strategy: tf.distribute.Strategy, latest: int) -> int:
     """The newest backup every worker has: each keeps its two newest, and a worker
     killed while saving may be one behind the others."""
-    if worker_role(strategy).num_workers <= 1:
-        return latest
-    values = strategy.experimental_distribute_values_from_function(
-        lambda _: tf.constant([latest], tf.int64)
-    )
-    return int(tf.reduce_min(strategy.gather(values, axis=0)).numpy())
+    return min(across_workers(strategy, latest))
 
 
 def _loss(one_hot: bool, label_smoothing: float) -> keras.losses.Loss:
