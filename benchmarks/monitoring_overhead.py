@@ -17,14 +17,13 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import keras  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from benchmarks.timing import LoopTimer  # noqa: E402
 from lbkeras.training import ExperimentConfig, run  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -34,23 +33,6 @@ flags.DEFINE_list("every_steps", ["10", "100"], "The monitoring periods to measu
 flags.DEFINE_string("data_dir", "", "MNIST-1D cache (default: the dataset's own).")
 
 TARGET = 1.03
-
-
-class StepTimer(keras.callbacks.Callback):
-    """Seconds per optimizer step over the loops after the first (evaluation included)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seconds, self.steps = 0.0, 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-        self._first = int(self.model.optimizer.iterations.numpy())
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch > 0:
-            self.seconds += time.perf_counter() - self._start
-            self.steps += int(self.model.optimizer.iterations.numpy()) - self._first
 
 
 def seconds_per_step(every_steps: int) -> float:
@@ -63,10 +45,10 @@ def seconds_per_step(every_steps: int) -> float:
         verbose=0,
         resume=False,
     )
-    timer = StepTimer()
+    timer = LoopTimer()
     with tempfile.TemporaryDirectory() as model_dir:
         run(config.replace(model_dir=model_dir), callbacks=[timer])
-    return timer.seconds / timer.steps
+    return timer.seconds_per_step
 
 
 def main(argv: list[str]) -> None:

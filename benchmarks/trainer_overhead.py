@@ -27,7 +27,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -35,6 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from benchmarks.timing import LoopTimer  # noqa: E402
 from lbkeras import data, models  # noqa: E402
 from lbkeras.data.stream import training_stream  # noqa: E402
 from lbkeras.training import (  # noqa: E402
@@ -53,29 +53,6 @@ flags.DEFINE_string("data_dir", "", "MNIST-1D cache (default: the dataset's own)
 
 TARGET = 0.97
 SIDES = ("bare", "bare+eval", "lbkeras", "lbkeras-noeval")
-
-
-class LoopTimer(keras.callbacks.Callback):
-    """Examples per second over the loops after the first, from optimizer steps."""
-
-    def __init__(self, examples_per_step: int) -> None:
-        super().__init__()
-        self.examples_per_step = examples_per_step
-        self.seconds = 0.0
-        self.steps = 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-        self._first = int(self.model.optimizer.iterations.numpy())
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch > 0:
-            self.seconds += time.perf_counter() - self._start
-            self.steps += int(self.model.optimizer.iterations.numpy()) - self._first
-
-    @property
-    def examples_per_second(self) -> float:
-        return self.examples_per_step * self.steps / self.seconds
 
 
 def bare_fit(config: ExperimentConfig, evaluate: bool) -> float:
