@@ -38,7 +38,11 @@ from tests.optimizers.continue_training import continue_in_new_process
 
 EPOCHS = 2  # before the save, and again after it: 2 x 2 x 8 = 32 steps
 # Updates taken by the save where they are not the steps (micro-batches): 3 + 13 // 2.
-UPDATES_AT_SAVE = {"gradient_accumulation(lookahead(sgd))": 9}
+UPDATES_AT_SAVE = {
+    "gradient_accumulation(lookahead(sgd))": 9,
+    "gradient_accumulation(gradient_statistics(sgd))": 8,  # 2 micro-batches an update
+    "gradient_accumulation(adascale(sgd))": 8,
+}
 
 
 def _loss(weights, x, y) -> float:

@@ -35,6 +35,7 @@ def test_tags_say_what_each_optimizer_is():
     assert "lars" not in optimizers.names(adaptive=True)
     assert {"adam", "adamw", "lamb", "muon"} <= set(optimizers.names(adaptive=True))
     assert set(optimizers.names(wrapper=True)) == {
+        "adascale",
         "agc",
         "gradient_accumulation",
         "gradient_noise",

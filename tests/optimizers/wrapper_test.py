@@ -68,9 +68,10 @@ def test_a_chain_shares_one_step_counter_and_saves_each_variable_once():
     assert int(keras.ops.convert_to_numpy(sgd.iterations)) == 3
     ids = [id(v) for v in optimizer.variables]
     assert len(ids) == len(set(ids))
-    # The noise seed state, then SGD's counter, learning rate and two momenta.
-    assert len(optimizer.variables) == 1 + 2 + len(SHAPES)
-    assert optimizer.variables[1] is sgd.iterations
+    # TrustRatio's applied ratios (one per variable), the noise seed state, then SGD's
+    # counter, learning rate and two momenta.
+    assert len(optimizer.variables) == len(SHAPES) + 1 + 2 + len(SHAPES)
+    assert optimizer.variables[len(SHAPES) + 1] is sgd.iterations
 
 
 def test_learning_rate_is_the_wrapped_optimizers():

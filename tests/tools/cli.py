@@ -49,6 +49,28 @@ def train(
     )
 
 
+def train_in_process(model_dir: str, data_dir: str, *flags: str) -> int:
+    """``tools/train.py``'s flag parsing and ``main`` in this process: its exit status.
+
+    The flags are parsed afresh (and reset afterwards); output goes to this process's
+    stdout and stderr (``capsys`` reads them).
+    """
+    from absl import flags as absl_flags
+
+    from tools import train as train_tool
+
+    argv = train_command(model_dir, data_dir, *flags)[1:]
+    absl_flags.FLAGS.unparse_flags()
+    try:
+        try:
+            remaining = train_tool._parse_flags(argv)
+        except SystemExit as exit:
+            return int(exit.code)
+        return train_tool.main(remaining)
+    finally:
+        absl_flags.FLAGS.unparse_flags()
+
+
 def results(model_dir: str) -> dict:
     with open(os.path.join(model_dir, "results.json")) as f:
         return json.load(f)
