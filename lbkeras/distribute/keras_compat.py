@@ -33,7 +33,7 @@ replicas (:func:`lbkeras.layers.ghost_batch_norm.averaged_moving_statistics`).
 :func:`apply` patches all four, once, and only for the Keras versions they were
 verified against (``TESTED_KERAS``); with a newer Keras it leaves Keras alone and
 warns, so a fixed upstream is never patched blindly. The multi-worker test
-(``tests/distribute/multi_worker_test.py``) shows whether the patch is still needed.
+(``tests/distribute/multi_worker_trainer_test.py``) shows whether the patch is still needed.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The keras_compat patch for BatchNormalization's moving statistics under MirroredStrategy.
 
-(The multi-worker patches are exercised by multi_worker_test.py, the first-batch fix by
+(The multi-worker patches are exercised by multi_worker_trainer_test.py, the first-batch fix by
 the trainer's resume and distribution tests.)
 
 With the patch, each update of a moving statistic is averaged over the replicas, so a

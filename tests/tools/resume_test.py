@@ -11,7 +11,7 @@ import numpy as np
 
 import lbkeras  # noqa: F401  (registers LARS & co. for load_model)
 from lbkeras.callbacks import latest_backup
-from tests.tools.cli import environment, train, train_command
+from tests.tools.cli import environment, train, train_command, train_in_process
 
 FLAGS = ("--epochs=6", "--seed=3", "--backup_every_seconds=0")
 
@@ -57,10 +57,10 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_a_different_config_in_the_same_model_dir_is_refused(tmp_path):
+def test_a_different_config_in_the_same_model_dir_is_refused(tmp_path, capsys):
     data_dir = str(tmp_path / "data")
     model_dir = str(tmp_path / "run")
-    assert train(model_dir, data_dir, "--epochs=2").returncode == 0
-    done = train(model_dir, data_dir, "--epochs=2", "--global_batch_size=500")
-    assert done.returncode == 2
-    assert "different config (global_batch_size)" in done.stderr
+    assert train_in_process(model_dir, data_dir, "--epochs=2") == 0
+    capsys.readouterr()
+    assert train_in_process(model_dir, data_dir, "--epochs=2", "--global_batch_size=500") == 2
+    assert "different config (global_batch_size)" in capsys.readouterr().err
