@@ -76,3 +76,23 @@ def test_accumulation_reads_micro_batches(tmp_path, accumulation_steps):
     prepared = prepare(_config(tmp_path, accumulation_steps=accumulation_steps, epochs=6.0))
     assert prepared.plan.total_steps == 20 and prepared.plan.total_fit_steps == 40
     assert len(_global_batches(prepared)) == 40
+
+
+def test_every_evaluation_is_one_pass_over_the_eval_split(tmp_path):
+    """Each loop's evaluation covers the 500 eval examples once (300 + a partial 200): the
+    final eval accuracy is the saved model's on all of them, computed here directly."""
+    import keras
+
+    from lbkeras.data.mnist1d import MNIST1DDataset
+    from lbkeras.monitoring.events import read_scalars
+    from lbkeras.training import run
+
+    config = _config(tmp_path, dataset_options={"num_train": 2000, "num_eval": 500})
+    config = config.replace(model="mnist1d_cnn", model_options={})
+    results = run(config)
+    model = keras.saving.load_model(f"{config.model_dir}/model.keras")
+    x, y = MNIST1DDataset(config.data_dir, 2000, 500).arrays("eval")
+    accuracy = float((np.argmax(model.predict(x, verbose=0), axis=1) == y).mean())
+    assert results["eval_accuracy"] == pytest.approx(accuracy, abs=1e-6)
+    logged = read_scalars(f"{config.model_dir}/logs/eval", "accuracy")
+    assert sorted(logged) == [7, 14, 20] and logged[20] == pytest.approx(accuracy, abs=1e-6)
