@@ -140,11 +140,10 @@ class GradientStatistics(NoiseScaleObserver, OptimizerWrapper):
     def _due(self):
         return ops.equal(self.iterations % self.every_steps, 0)
 
-    def observe_reduced(self, grads, sums) -> None:
-        super().observe_reduced(grads, sums)
-        for slot, g in zip(self._per_variable["gradient_norm"], grads):
-            if g is not None:
-                self.assign(slot, ops.sqrt(ops.sum(ops.square(_float(g)))))
+    def observe_squared_norms(self, squares: list) -> None:
+        # Keras drops None gradients before the update: one square per trainable variable.
+        for slot, square in zip(self._per_variable["gradient_norm"], squares):
+            self.assign(slot, ops.sqrt(square))
 
     def update_step(self, gradient, variable, learning_rate):
         index = self._get_variable_index(variable)

@@ -62,6 +62,11 @@ def ema_update(average: Any, value: Any, decay: float, valid: Any) -> Any:
     return ops.where(valid, decay * average + (1.0 - decay) * value, average)
 
 
+def squared_norms(grads) -> list:
+    """The float32 squared norm of every gradient that is not None."""
+    return [ops.sum(ops.square(ops.cast(g, "float32"))) for g in grads if g is not None]
+
+
 def read(variable) -> Any:
     """A variable's value as a tensor (``convert_to_tensor`` gives a TF variable itself)."""
     return ops.convert_to_tensor(variable.value)
@@ -109,8 +114,7 @@ class NoiseScaleObserver(GradientObserver):
         self._last = {name: scalar(f"last_{name}") for name in ("local", "total", "n")}
 
     def observe_local(self, grads) -> None:
-        squares = [ops.sum(ops.square(ops.cast(g, "float32"))) for g in grads if g is not None]
-        self.assign_add(self._local_sum, ops.sum(ops.stack(squares)))
+        self.assign_add(self._local_sum, ops.sum(ops.stack(squared_norms(grads))))
         self.assign_add(self._local_count, 1.0)
 
     def local_sums(self) -> list:
@@ -120,7 +124,8 @@ class NoiseScaleObserver(GradientObserver):
         local_sum, n = sums
         replicas = float(_replicas())
         local = replicas * replicas * local_sum / ops.maximum(n, 1.0)
-        squares = [ops.sum(ops.square(ops.cast(g, "float32"))) for g in grads if g is not None]
+        squares = squared_norms(grads)
+        self.observe_squared_norms(squares)
         total = ops.sum(ops.stack(squares))
         g2, trace_per_b = unbiased_estimates(local, total, ops.maximum(n, 2.0))
         valid = ops.logical_and(ops.greater(n, 1.0), ops.isfinite(g2 + trace_per_b))
@@ -135,6 +140,10 @@ class NoiseScaleObserver(GradientObserver):
             self.assign(self._last[name], value)
         self.assign(self._local_sum, ops.zeros_like(local_sum))
         self.assign(self._local_count, ops.zeros_like(n))
+
+    def observe_squared_norms(self, squares: list) -> None:
+        """Each reduced gradient's squared norm (None gradients left out), for subclasses
+        that also want them per variable; computed once, here."""
 
     def smoothed(self) -> tuple[Any, Any]:
         """In-graph ``(|G|^2, tr(Sigma) / b)``, debiased; ``(0, 0)`` before any estimate."""

@@ -279,6 +279,7 @@ def report(prepared: Prepared, trained: Trained) -> dict[str, Any]:
     """The results of the run; written (with the model) by :class:`Outputs`."""
     config, steps = prepared.config, prepared.plan
     history = trained.history.history
+    trained_steps = int(trained.model.optimizer.iterations.numpy())
     training = {
         "train_loss": _last(history.get("loss")),
         "train_accuracy": _last(history.get("accuracy")),
@@ -294,8 +295,8 @@ def report(prepared: Prepared, trained: Trained) -> dict[str, Any]:
         "eval_loss": float(trained.eval_metrics["loss"]),
         "eval_accuracy": float(trained.eval_metrics["accuracy"]),
         **training,
-        "steps": int(trained.model.optimizer.iterations.numpy()),
-        "passes": int(trained.model.optimizer.iterations.numpy()) / steps.steps_per_pass,
+        "steps": trained_steps,
+        "passes": trained_steps / steps.steps_per_pass,
         "global_batch_size": config.global_batch_size,
         "effective_batch_size": effective_batch_size(config),
         "num_replicas": steps.num_replicas,
