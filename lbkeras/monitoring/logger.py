@@ -128,11 +128,12 @@ class GradientStatisticsLogger(WriterCallback, keras.callbacks.Callback):
             )
             self._warned = True
         if row["ema_weight"] > 0:
-            g2 = row["ema_grad_norm_sq"] / row["ema_weight"]
-            trace_per_b = row["ema_trace_per_b"] / row["ema_weight"]
-            simple = noise_scale.b_simple(trace_per_b, g2, b)
-            tf.summary.scalar("noise_scale/grad_norm_sq", g2, step=step)
-            tf.summary.scalar("noise_scale/trace_sigma", trace_per_b * b, step=step)
+            estimate = noise_scale.debiased(
+                row["ema_grad_norm_sq"], row["ema_trace_per_b"], row["ema_weight"], b
+            )
+            simple = estimate["b_simple"]
+            tf.summary.scalar("noise_scale/grad_norm_sq", estimate["grad_norm_sq"], step=step)
+            tf.summary.scalar("noise_scale/trace_sigma", estimate["trace_sigma"], step=step)
             if math.isfinite(simple):
                 tf.summary.scalar("noise_scale/b_simple", simple, step=step)
                 tf.summary.scalar(

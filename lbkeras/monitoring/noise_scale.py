@@ -57,6 +57,21 @@ def b_simple(trace_per_b: float, g2: float, small_batch_size: int) -> float:
     return float(small_batch_size) * float(trace_per_b) / float(g2)
 
 
+def debiased(
+    ema_g2: float, ema_trace_per_b: float, weight: float, small_batch_size: int
+) -> dict[str, float]:
+    """``grad_norm_sq``, ``trace_sigma`` and ``b_simple`` from the EMA sums and their weight
+    (``1 - decay^k`` after ``k`` valid steps); NaN before any."""
+    if not weight > 0:
+        return {"grad_norm_sq": math.nan, "trace_sigma": math.nan, "b_simple": math.nan}
+    g2, trace_per_b = ema_g2 / weight, ema_trace_per_b / weight
+    return {
+        "grad_norm_sq": g2,
+        "trace_sigma": trace_per_b * small_batch_size,
+        "b_simple": b_simple(trace_per_b, g2, small_batch_size),
+    }
+
+
 def ema_update(average: Any, value: Any, decay: float, valid: Any) -> Any:
     """``decay * average + (1 - decay) * value`` where ``valid``, else ``average``."""
     return ops.where(valid, decay * average + (1.0 - decay) * value, average)
@@ -157,11 +172,6 @@ class NoiseScaleObserver(GradientObserver):
             small_batch_size: examples of one small-batch gradient (one replica's
                 micro-batch).
         """
-        if float(ops.convert_to_numpy(self._ema_weight)) <= 0:
-            return {"grad_norm_sq": math.nan, "trace_sigma": math.nan, "b_simple": math.nan}
-        g2, trace_per_b = (float(ops.convert_to_numpy(x)) for x in self.smoothed())
-        return {
-            "grad_norm_sq": g2,
-            "trace_sigma": trace_per_b * small_batch_size,
-            "b_simple": b_simple(trace_per_b, g2, small_batch_size),
-        }
+        sums = (self._ema_g2, self._ema_trace, self._ema_weight)
+        ema_g2, ema_trace, weight = (float(ops.convert_to_numpy(v)) for v in sums)
+        return debiased(ema_g2, ema_trace, weight, small_batch_size)
