@@ -46,3 +46,8 @@ def write_atomically(path: str, write: Callable[[IO], None], binary: bool = Fals
             write(f)
 
     save_atomically(path, save)
+
+
+def write_text(path: str, text: str) -> None:
+    """Writes ``text`` to ``path`` atomically (see :func:`save_atomically`)."""
+    write_atomically(path, lambda f: f.write(text))

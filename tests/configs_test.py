@@ -18,7 +18,7 @@ def _parse(path):
     flags.FLAGS.unparse_flags()
     flags.FLAGS(["train", f"--flagfile={path}", "--model_dir=/unused"])
     try:
-        return train_tool.config_from_command_line()
+        return train_tool.experiment_config()
     finally:
         flags.FLAGS.unparse_flags()
 
@@ -62,6 +62,6 @@ def test_later_flags_override_the_flagfile():
     flags.FLAGS.unparse_flags()
     flags.FLAGS(["train", f"--flagfile={path}", "--global_batch_size=4096", "--model_dir=/x"])
     try:
-        assert train_tool.config_from_command_line().global_batch_size == 4096
+        assert train_tool.experiment_config().global_batch_size == 4096
     finally:
         flags.FLAGS.unparse_flags()

@@ -22,19 +22,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import tempfile
 
 from absl import app, flags
 
-from lbkeras.training.config_flags import ExperimentConfig, config_from_flags, define_flags
+from .common import FLAGS, experiment_config, fail, flags_parser, no_arguments
 
-FLAGS = flags.FLAGS
-define_flags(ExperimentConfig, FLAGS)
-flags.DEFINE_string(
-    "config",
-    "",
-    "A run's config.json to start from (flags given beside it override its settings).",
-)
 flags.DEFINE_bool(
     "dry_run",
     False,
@@ -42,42 +34,26 @@ flags.DEFINE_bool(
     "rates), plot the schedule into --model_dir/learning_rate.png, and train nothing.",
 )
 
-EXIT_BAD_INPUT = 2
 EXIT_NON_FINITE = 3
 PROGRAM = "lbkeras-train"
 
 
-def config_from_command_line() -> ExperimentConfig:
-    """The flags as an ExperimentConfig (validated), on top of ``--config`` if given."""
-    base = None
-    if FLAGS.config:
-        try:
-            with open(FLAGS.config) as f:
-                base = ExperimentConfig.from_json(f.read())
-        except (OSError, ValueError) as error:
-            raise ValueError(f"--config={FLAGS.config}: {error}") from None
-    config = config_from_flags(ExperimentConfig, FLAGS, base)
-    if not config.model_dir:
-        config = config.replace(model_dir=tempfile.mkdtemp(prefix="lbkeras-"))
-    return config
-
-
 def main(argv: list[str]) -> int:
-    if len(argv) > 1:
-        return _fail(f"unexpected arguments {argv[1:]}; flags start with --")
+    if (bad := no_arguments(PROGRAM, argv)) is not None:
+        return bad
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.getLogger().setLevel(logging.INFO)
     from lbkeras.callbacks import NonFiniteLossError
     from lbkeras.training import dry_run, run
 
     try:
-        config = config_from_command_line()
+        config = experiment_config()
         if FLAGS.dry_run:
             _print_dry_run(dry_run(config))
             return 0
         results = run(config)
     except (ValueError, TypeError, FileNotFoundError) as error:
-        return _fail(f"error: {error}")
+        return fail(PROGRAM, f"error: {error}")
     except NonFiniteLossError as error:
         print(f"{PROGRAM}: {error}", file=sys.stderr)
         return EXIT_NON_FINITE
@@ -98,18 +74,7 @@ def _print_dry_run(summary: dict) -> None:
         print(f"{key:<{width}}  {shown}")
 
 
-def _fail(message: str) -> int:
-    print(f"{PROGRAM}: {message}", file=sys.stderr)
-    return EXIT_BAD_INPUT
-
-
-def _parse_flags(argv: list[str]) -> list[str]:
-    """absl's parsing, with a bad flag reported in one line and exit status 2."""
-    try:
-        return FLAGS(argv)
-    except flags.Error as error:
-        print(f"{PROGRAM}: error: {error}", file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT)
+_parse_flags = flags_parser(PROGRAM)
 
 
 def run_main() -> None:

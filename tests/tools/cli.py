@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TRAIN = os.path.join(ROOT, "tools", "train.py")
+TRAIN = ["-m", "tools.train"]  # as a module: the tools import each other relatively
 
 # A small, fast MNIST-1D run: 2,000 training examples, batch 250 -> 8 steps per epoch.
 SMALL = [
@@ -23,7 +23,7 @@ SMALL = [
 def train_command(model_dir: str, data_dir: str, *flags: str) -> list[str]:
     return [
         sys.executable,
-        TRAIN,
+        *TRAIN,
         f"--model_dir={model_dir}",
         f"--data_dir={data_dir}",
         *SMALL,
@@ -59,7 +59,7 @@ def train_in_process(model_dir: str, data_dir: str, *flags: str) -> int:
 
     from tools import train as train_tool
 
-    argv = train_command(model_dir, data_dir, *flags)[1:]
+    argv = ["lbkeras-train", *train_command(model_dir, data_dir, *flags)[1 + len(TRAIN) :]]
     absl_flags.FLAGS.unparse_flags()
     try:
         try:

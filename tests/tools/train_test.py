@@ -117,7 +117,11 @@ def test_helpfull_documents_every_flag():
     import sys
 
     done = subprocess.run(
-        [sys.executable, TRAIN, "--helpfull"], capture_output=True, text=True, cwd=ROOT, timeout=120
+        [sys.executable, *TRAIN, "--helpfull"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
     )
     settings = [field.name for field in dataclasses.fields(ExperimentConfig)]
     assert {"global_batch_size", "trust_ratio_scale", "sync_batch_norm"} <= set(settings)
