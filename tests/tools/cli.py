@@ -49,26 +49,31 @@ def train(
     )
 
 
-def train_in_process(model_dir: str, data_dir: str, *flags: str) -> int:
-    """``tools/train.py``'s flag parsing and ``main`` in this process: its exit status.
+def tool_in_process(module, program: str, *flags: str) -> int:
+    """A tool's flag parsing and ``main`` in this process: its exit status.
 
     The flags are parsed afresh (and reset afterwards); output goes to this process's
     stdout and stderr (``capsys`` reads them).
     """
     from absl import flags as absl_flags
 
-    from tools import train as train_tool
-
-    argv = ["lbkeras-train", *train_command(model_dir, data_dir, *flags)[1 + len(TRAIN) :]]
     absl_flags.FLAGS.unparse_flags()
     try:
         try:
-            remaining = train_tool._parse_flags(argv)
+            remaining = module._parse_flags([program, *flags])
         except SystemExit as exit:
             return int(exit.code)
-        return train_tool.main(remaining)
+        return module.main(remaining)
     finally:
         absl_flags.FLAGS.unparse_flags()
+
+
+def train_in_process(model_dir: str, data_dir: str, *flags: str) -> int:
+    """``tools/train.py``'s flag parsing and ``main`` in this process: its exit status."""
+    from tools import train as train_tool
+
+    argv = train_command(model_dir, data_dir, *flags)[1 + len(TRAIN) :]
+    return tool_in_process(train_tool, "lbkeras-train", *argv)
 
 
 def results(model_dir: str) -> dict:

@@ -1,0 +1,243 @@
+"""The scaling study: learning-rate factors, best trials, and a tiny real study end to end."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+from lbkeras.tuning import study_report
+from lbkeras.tuning.study import StudySettings, learning_rate_factors, steps_to_target
+from tests.tools.cli import ROOT, environment, tool_in_process
+from tools import study as study_tool
+
+TARGET = 0.3
+RECIPE = """# a tiny recipe for the study test
+--model=mlp
+--dataset=mnist1d
+--optimizer=momentum
+--base_learning_rate=0.05
+--base_batch_size=64
+--lr_scaling=linear
+--schedule=cosine
+--warmup_epochs=1
+--epochs=4
+"""
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("data"))
+
+
+@pytest.mark.parametrize(
+    "search, trials, expected",
+    [
+        ("grid", 1, [1.0]),
+        ("grid", 3, [0.25, 1.0, 4.0]),
+        ("grid", 5, [0.25, 0.5, 1.0, 2.0, 4.0]),
+        ("quasirandom", 4, [0.25, 1.0, 0.5, 2.0]),  # 4^(2u-1) at u = 0, 1/2, 1/4, 3/4
+    ],
+)
+def test_learning_rate_factors(search, trials, expected):
+    settings = StudySettings(trials=trials, lr_spread=4.0, search=search)
+    assert learning_rate_factors(settings) == pytest.approx(expected)
+
+
+def test_steps_to_target_is_the_first_evaluation_at_or_above_it():
+    curve = {30: 0.5, 10: 0.2, 20: 0.31, 40: 0.29}
+    assert steps_to_target(curve, 0.3) == 20
+    assert steps_to_target(curve, 0.31) == 20
+    assert steps_to_target(curve, 0.6) is None
+
+
+def _record(batch, trial, steps_to, accuracy, status="done"):
+    return {
+        "recipe": "r",
+        "batch_size": batch,
+        "trial": trial,
+        "learning_rate": 0.1 * (trial + 1),
+        "status": status,
+        "steps": 100,
+        "eval_accuracy": accuracy,
+        "train_accuracy": accuracy,
+        "steps_to_target": steps_to,
+        "examples_to_target": None if steps_to is None else steps_to * batch,
+        "seconds_to_target": None if steps_to is None else 1.0,
+        "b_simple_at_target": None,
+    }
+
+
+def test_the_best_trial_is_the_fastest_to_the_target():
+    records = [
+        _record(64, 0, None, 0.9),  # the most accurate, but never reached the target
+        _record(64, 1, 50, 0.8),
+        _record(64, 2, 50, 0.85),  # as fast as trial 1, more accurate: the best
+        _record(512, 0, None, None, status="diverged"),
+        _record(512, 1, None, 0.7),  # nothing reached the target: the most accurate
+    ]
+    rows = study_report.summarize(records)["recipes"]["r"]["rows"]
+    assert [(r["batch_size"], r["best_trial"], r["steps_to_target"]) for r in rows] == [
+        (64, 2, 50),
+        (512, 1, None),
+    ]
+    assert rows[0]["best_eval_accuracy"] == 0.9
+    assert rows[0]["trials_reaching_target"] == 2 and rows[1]["trials_reaching_target"] == 0
+    assert rows[1]["eval_accuracy"] == 0.7
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--recipes=no/such/recipe.cfg"], "no flagfile no/such/recipe.cfg"),
+        (["--batch_sizes="], "batch_sizes is empty"),
+        (["--target=1.5"], "can never be reached"),
+        (["--trials=0"], "trials"),
+        (["--batch_sizes=64,100000"], "larger than the 2000 training examples"),
+        (["--recipes={recipe}", "--optimizer=nope"], "unknown optimizer 'nope'"),
+    ],
+)
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, data_dir, capsys, flags, message):
+    recipe = _write_recipe(tmp_path)
+    study_dir = tmp_path / "study"
+    argv = _study_flags(study_dir, data_dir, *(f.format(recipe=recipe) for f in flags))
+    code = tool_in_process(study_tool, "lbkeras-study", *argv)
+    stderr = capsys.readouterr().err
+    errors = [line for line in stderr.splitlines() if "lbkeras-study" in line]
+    assert code == 2, stderr[-2000:]
+    assert len(errors) == 1 and message in errors[0], stderr[-2000:]
+    assert not study_dir.exists()
+
+
+def test_a_tiny_study_end_to_end(tmp_path, data_dir):
+    recipe = _write_recipe(tmp_path)
+    study_dir = tmp_path / "study"
+    flags = [f"--recipes={recipe}", "--batch_sizes=64,256", "--trials=2", "--parallel=2"]
+    done = _study(study_dir, data_dir, *flags)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len([line for line in done.stdout.splitlines() if line.startswith("[")]) == 4
+
+    names = {"study.json", "study.csv", "study.md", *study_report.PLOTS}
+    assert names <= set(os.listdir(study_dir))
+    for plot in study_report.PLOTS:
+        with open(study_dir / plot, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    with open(study_dir / "study.json") as f:
+        summary = json.load(f)
+    rows = summary["recipes"]["tiny"]["rows"]
+    assert [row["batch_size"] for row in rows] == [64, 256]
+    assert any(row["steps_to_target"] is not None for row in rows), rows
+    for row in rows:
+        _check_row_against_its_trials(study_dir / "tiny" / f"b{row['batch_size']}", row)
+    csv_lines = (study_dir / "study.csv").read_text().splitlines()
+    assert csv_lines[0].split(",") == list(study_report.COLUMNS)
+    assert len(csv_lines) == 3
+    assert csv_lines[1].split(",")[:2] == ["tiny", "64"]
+
+    # The same command again: every trial is skipped, no trial folder changes.
+    before = _trial_files(study_dir)
+    again = _study(study_dir, data_dir, *flags)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "4 of 4 trials already finished" in again.stdout
+    assert _trial_files(study_dir) == before
+
+
+def _check_row_against_its_trials(batch_dir, row):
+    """The row equals what its trials' own results.json and eval event files say."""
+    results, reached = {}, {}
+    for trial in sorted(glob.glob(str(batch_dir / "t*"))):
+        with open(os.path.join(trial, "results.json")) as f:
+            results[trial] = json.load(f)
+        curve = _eval_accuracy(os.path.join(trial, "logs", "eval"))
+        first = [step for step in sorted(curve) if curve[step] >= TARGET]
+        reached[trial] = first[0] if first else None
+    assert len(results) == 2
+    assert row["best_eval_accuracy"] == pytest.approx(
+        max(r["eval_accuracy"] for r in results.values())
+    )
+    assert row["trials_reaching_target"] == sum(s is not None for s in reached.values())
+    candidates = [t for t in results if reached[t] is not None] or list(results)
+    best = min(
+        candidates,
+        key=lambda t: (reached[t] or 0, -results[t]["eval_accuracy"]),
+    )
+    assert row["steps_to_target"] == reached[best]
+    assert row["eval_accuracy"] == pytest.approx(results[best]["eval_accuracy"])
+    assert row["learning_rate"] == pytest.approx(results[best]["peak_learning_rate"])
+    if reached[best] is not None:
+        assert row["examples_to_target"] == reached[best] * row["batch_size"]
+
+
+def _eval_accuracy(log_dir):
+    """Eval accuracy per step, read with TensorFlow's own event iterator."""
+    curve = {}
+    for path in glob.glob(os.path.join(log_dir, "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                if value.tag == "accuracy":
+                    curve[event.step] = float(tf.make_ndarray(value.tensor))
+    return curve
+
+
+def _trial_files(study_dir):
+    return {
+        path: os.path.getmtime(path)
+        for path in glob.glob(str(study_dir / "tiny" / "*" / "*" / "*.json"))
+    }
+
+
+def _write_recipe(tmp_path):
+    path = tmp_path / "tiny.cfg"
+    path.write_text(RECIPE)
+    return path
+
+
+def _study(study_dir, data_dir, *flags):
+    command = [sys.executable, "-m", "tools.study", *_study_flags(study_dir, data_dir, *flags)]
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=600, cwd=ROOT, env=environment()
+    )
+
+
+def _study_flags(study_dir, data_dir, *flags):
+    return [
+        f"--model_dir={study_dir}",
+        f"--data_dir={data_dir}",
+        '--dataset_options={"num_train": 2000, "num_eval": 500}',
+        f"--target={TARGET}",
+        "--evals_per_run=4",
+        *flags,
+    ]
+
+
+def test_plan_trials_scales_the_recipe_rate_by_each_factor(tmp_path):
+    from lbkeras.training import ExperimentConfig, peak_learning_rate
+    from lbkeras.tuning.study import plan_trials
+
+    recipe = ExperimentConfig(
+        model="mlp",
+        dataset="synthetic",
+        dataset_options={"input_shape": [4], "num_classes": 2, "num_train": 4096},
+        optimizer="momentum",
+        base_learning_rate=0.1,
+        base_batch_size=256,
+        lr_scaling="linear",
+        epochs=10,
+    )
+    settings = StudySettings(batch_sizes=(256, 1024), trials=3, lr_spread=2.0, evals_per_run=8)
+    trials = plan_trials({"m": recipe}, settings, str(tmp_path))
+    expected = [(b, i) for b in (256, 1024) for i in range(3)]
+    assert [(t.batch_size, t.index) for t in trials] == expected
+    for trial in trials:
+        rule = 0.1 * trial.batch_size / 256  # the linear rule, written out
+        assert peak_learning_rate(trial.config) == pytest.approx(rule * trial.lr_factor)
+        assert trial.config.global_batch_size == trial.batch_size
+        total = 10 * 4096 // trial.batch_size
+        assert trial.config.steps_per_loop == round(total / 8)
+        assert trial.directory == str(tmp_path / "m" / f"b{trial.batch_size}" / f"t{trial.index}")
+    assert not os.listdir(tmp_path)  # planning writes nothing
