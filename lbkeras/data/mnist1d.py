@@ -106,9 +106,14 @@ class MNIST1DDataset(Dataset):
 
     Args:
         data_dir: the cache folder of :func:`load_mnist1d` (default ``~/.cache/lbkeras``).
-        num_train: training examples.
-        num_eval: evaluation (test) examples; ``num_train + num_eval`` a multiple of 10.
+        num_train: generated training examples.
+        num_eval: generated test examples; ``num_train + num_eval`` a multiple of 10.
         data_seed: the generator's seed.
+        validation: training examples held out as the eval split (0: none, the eval
+            split is the test set). With a hold-out the trainer trains on the first
+            ``num_train - validation`` and evaluates on the last ``validation``
+            examples, so that a search tunes on them and the test set
+            (:meth:`test_arrays`) is used once, for the final figure.
     """
 
     def __init__(
@@ -117,23 +122,39 @@ class MNIST1DDataset(Dataset):
         num_train: int = 16_000,
         num_eval: int = 4_000,
         data_seed: int = 42,
+        validation: int = 0,
     ) -> None:
         self.data_dir = data_dir or DEFAULT_DATA_DIR
         self.data_seed = data_seed
+        self.generated = (
+            check_int("num_train", num_train, positive=True),
+            check_int("num_eval", num_eval, positive=True),
+        )
+        self.validation = check_int("validation", validation)
+        if not 0 <= validation < num_train:
+            raise ValueError(
+                f"validation={validation} must hold out fewer than the {num_train} training "
+                "examples (and 0 or more)"
+            )
         self.info = DatasetInfo(
             name="mnist1d",
             num_classes=10,
             input_shape=(40,),
-            num_train=check_int("num_train", num_train, positive=True),
-            num_eval=check_int("num_eval", num_eval, positive=True),
+            num_train=num_train - validation,
+            num_eval=validation or num_eval,
         )
 
     def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         """The ``(x, y)`` arrays of ``split`` ("train" or "eval")."""
-        train, test = load_mnist1d(
-            self.data_dir, self.info.num_train, self.info.num_eval, self.data_seed
-        )
-        return train if pipeline.check_split(split) == "train" else test
+        (x, y), test = load_mnist1d(self.data_dir, *self.generated, self.data_seed)
+        kept = len(x) - self.validation
+        if pipeline.check_split(split) == "train":
+            return x[:kept], y[:kept]
+        return (x[kept:], y[kept:]) if self.validation else test
+
+    def test_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The generated test set, whether or not the eval split is a validation hold-out."""
+        return load_mnist1d(self.data_dir, *self.generated, self.data_seed)[1]
 
     def make(
         self,

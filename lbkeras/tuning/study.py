@@ -1,7 +1,8 @@
 """The batch-size scaling study: steps to a target accuracy against the global batch.
 
-For each recipe (an :class:`~lbkeras.training.ExperimentConfig`) and each global batch
-size, a small learning-rate search: ``trials`` runs at the rate the recipe's scaling
+For each recipe (an :class:`~lbkeras.training.ExperimentConfig`) and each batch size
+(the effective batch of an update: the global batch times any accumulation steps), a
+small learning-rate search: ``trials`` runs at the rate the recipe's scaling
 rule gives for that batch, times factors spread over ``[1/lr_spread, lr_spread]``
 (a log grid, or quasi-random). Every trial is a normal trainer run in a process of its
 own (:mod:`lbkeras.tuning.process`), in its own ``model_dir``, evaluating about
@@ -46,7 +47,12 @@ from lbkeras.checks import check_float, check_int
 from lbkeras.monitoring.events import read_scalars
 from lbkeras.training.config import ExperimentConfig, setting
 from lbkeras.training.plan import plan
-from lbkeras.training.recipe import base_optimizer_name, effective_batch_size, peak_learning_rate
+from lbkeras.training.recipe import (
+    accumulation_steps,
+    base_optimizer_name,
+    effective_batch_size,
+    peak_learning_rate,
+)
 from lbkeras.tuning import process, study_report
 
 #: How the trial learning rates are spread around the scaling rule's.
@@ -173,8 +179,7 @@ def plan_trials(
     for name, recipe in recipes.items():
         num_train = _check_recipe(name, recipe)
         for batch in settings.batch_sizes:
-            at_batch = recipe.replace(global_batch_size=batch)
-            _check_batch(name, at_batch, num_train)
+            at_batch = _at_batch(name, recipe, batch, num_train)
             total = plan(at_batch, num_train, num_replicas=1).total_steps
             for index, factor in enumerate(learning_rate_factors(settings)):
                 config = at_batch.replace(
@@ -318,13 +323,21 @@ def _check_recipe(name: str, recipe: ExperimentConfig) -> int:
     return source.info.num_train
 
 
-def _check_batch(name: str, config: ExperimentConfig, num_train: int) -> None:
-    batch = effective_batch_size(config)
+def _at_batch(name: str, recipe: ExperimentConfig, batch: int, num_train: int) -> ExperimentConfig:
+    """``recipe`` at the effective batch ``batch``: with gradient accumulation, global
+    batches of ``batch / accumulation_steps``."""
+    micro_batches = accumulation_steps(recipe)
+    if batch % micro_batches:
+        raise ValueError(
+            f"recipe {name}: batch {batch} does not split into its {micro_batches} "
+            "accumulation steps: choose batch sizes that are multiples of it"
+        )
     if batch > num_train:
         raise ValueError(
             f"recipe {name}: batch {batch} is larger than the {num_train} training examples: "
             "drop it from --batch_sizes"
         )
+    return recipe.replace(global_batch_size=batch // micro_batches)
 
 
 def _progress_line(record: dict[str, Any], done: int, total: int, seconds_left: float) -> str:

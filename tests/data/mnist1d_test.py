@@ -70,3 +70,27 @@ def test_generation_leaves_the_global_generators_alone(tmp_path):
     np.random.seed(7)
     load_mnist1d(str(tmp_path), num_train=90, num_test=10)
     assert (random.random(), np.random.random()) == expected
+
+
+def test_validation_holds_out_the_end_of_the_training_set(tmp_path):
+    (x, y), (x_test, y_test) = load_mnist1d(str(tmp_path), num_train=180, num_test=20)
+    source = MNIST1DDataset(str(tmp_path), num_train=180, num_eval=20, validation=30)
+    assert (source.info.num_train, source.info.num_eval) == (150, 30)
+    train_x, train_y = source.arrays("train")
+    eval_x, eval_y = source.arrays("eval")
+    np.testing.assert_array_equal(np.concatenate([train_x, eval_x]), x)
+    np.testing.assert_array_equal(np.concatenate([train_y, eval_y]), y)
+    test = source.test_arrays()
+    np.testing.assert_array_equal(test[0], x_test)
+    np.testing.assert_array_equal(test[1], y_test)
+    batches = source.make("eval", 16, training=False)
+    np.testing.assert_array_equal(np.concatenate([b.numpy() for _, b in batches]), eval_y)
+    # Without a hold-out the eval split is the test set.
+    plain = MNIST1DDataset(str(tmp_path), num_train=180, num_eval=20)
+    np.testing.assert_array_equal(plain.arrays("eval")[1], y_test)
+
+
+@pytest.mark.parametrize("validation", [-1, 180, 200])
+def test_bad_validation(tmp_path, validation):
+    with pytest.raises(ValueError, match="validation"):
+        MNIST1DDataset(str(tmp_path), num_train=180, num_eval=20, validation=validation)

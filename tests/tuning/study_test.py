@@ -27,6 +27,8 @@ RECIPE = """# a tiny recipe for the study test
 --schedule=cosine
 --warmup_epochs=1
 --epochs=4
+--accumulation_steps=2
+--monitor_every_steps=1
 """
 
 
@@ -132,6 +134,7 @@ def test_a_tiny_study_end_to_end(tmp_path, data_dir):
     rows = summary["recipes"]["tiny"]["rows"]
     assert [row["batch_size"] for row in rows] == [64, 256]
     assert any(row["steps_to_target"] is not None for row in rows), rows
+    assert "measured B_simple at the target" in (study_dir / "study.md").read_text()
     for row in rows:
         _check_row_against_its_trials(study_dir / "tiny" / f"b{row['batch_size']}", row)
     csv_lines = (study_dir / "study.csv").read_text().splitlines()
@@ -153,7 +156,7 @@ def _check_row_against_its_trials(batch_dir, row):
     for trial in sorted(glob.glob(str(batch_dir / "t*"))):
         with open(os.path.join(trial, "results.json")) as f:
             results[trial] = json.load(f)
-        curve = _eval_accuracy(os.path.join(trial, "logs", "eval"))
+        curve = _scalars(os.path.join(trial, "logs", "eval"), "accuracy")
         first = [step for step in sorted(curve) if curve[step] >= TARGET]
         reached[trial] = first[0] if first else None
     assert len(results) == 2
@@ -171,15 +174,21 @@ def _check_row_against_its_trials(batch_dir, row):
     assert row["learning_rate"] == pytest.approx(results[best]["peak_learning_rate"])
     if reached[best] is not None:
         assert row["examples_to_target"] == reached[best] * row["batch_size"]
+        # Two micro-batches per update: the noise scale was measured; the row has the last
+        # value logged at or before the step that reached the target.
+        noise = _scalars(os.path.join(best, "logs", "train"), "noise_scale/b_simple")
+        assert row["b_simple_at_target"] == pytest.approx(
+            noise[max(step for step in noise if step <= reached[best])]
+        )
 
 
-def _eval_accuracy(log_dir):
-    """Eval accuracy per step, read with TensorFlow's own event iterator."""
+def _scalars(log_dir, tag):
+    """``{step: value}`` of ``tag``, read with TensorFlow's own event iterator."""
     curve = {}
     for path in glob.glob(os.path.join(log_dir, "events.out.tfevents.*")):
         for event in tf.compat.v1.train.summary_iterator(path):
             for value in event.summary.value:
-                if value.tag == "accuracy":
+                if value.tag == tag:
                     curve[event.step] = float(tf.make_ndarray(value.tensor))
     return curve
 
