@@ -8,6 +8,7 @@ Every setting of :class:`lbkeras.training.ExperimentConfig` is a flag of the sam
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from collections.abc import Callable
@@ -41,6 +42,23 @@ def experiment_config() -> ExperimentConfig:
     if not config.model_dir:
         config = config.replace(model_dir=tempfile.mkdtemp(prefix="lbkeras-"))
     return config
+
+
+def read_flagfile(path: str) -> ExperimentConfig:
+    """The config a recipe flagfile gives on its own (no other flag applied).
+
+    Raises:
+        ValueError: no such file, or a flag in it that does not parse (with the file named).
+    """
+    if not os.path.isfile(path):
+        raise ValueError(f"no flagfile {path}")
+    flag_values = flags.FlagValues()
+    define_flags(ExperimentConfig, flag_values)
+    try:
+        flag_values(["recipe", f"--flagfile={path}"])
+        return config_from_flags(ExperimentConfig, flag_values)
+    except (flags.Error, ValueError) as error:
+        raise ValueError(f"recipe {path}: {error}") from None
 
 
 def fail(program: str, message: str) -> int:

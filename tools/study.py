@@ -27,7 +27,7 @@ from absl import app, flags
 from lbkeras.training.config_flags import ExperimentConfig, config_from_flags, define_flags
 from lbkeras.tuning.study import StudySettings
 
-from .common import FLAGS, experiment_config, fail, flags_parser, no_arguments
+from .common import FLAGS, experiment_config, fail, flags_parser, no_arguments, read_flagfile
 
 define_flags(StudySettings, FLAGS)
 flags.DEFINE_list(
@@ -49,20 +49,12 @@ def recipes_from_flags() -> dict[str, ExperimentConfig]:
         name = os.path.splitext(os.path.basename(path))[0]
         if name in recipes:
             raise ValueError(f"two recipes are named {name!r}: rename one of the flagfiles")
-        recipes[name] = config_from_flags(ExperimentConfig, FLAGS, base=_read_recipe(path))
+        try:
+            recipe = read_flagfile(path)
+        except ValueError as error:
+            raise ValueError(f"--recipes: {error}") from None
+        recipes[name] = config_from_flags(ExperimentConfig, FLAGS, base=recipe)
     return recipes
-
-
-def _read_recipe(path: str) -> ExperimentConfig:
-    if not os.path.isfile(path):
-        raise ValueError(f"--recipes: no flagfile {path}")
-    flag_values = flags.FlagValues()
-    define_flags(ExperimentConfig, flag_values)
-    try:
-        flag_values([PROGRAM, f"--flagfile={path}"])
-        return config_from_flags(ExperimentConfig, flag_values)
-    except (flags.Error, ValueError) as error:
-        raise ValueError(f"recipe {path}: {error}") from None
 
 
 def main(argv: list[str]) -> int:
