@@ -222,17 +222,18 @@ def suggest(
       ``log(lr)`` (``np.gradient``; against ``lr`` itself the derivative would favour
       the largest rates, a known bug of some implementations).
     * ``valley`` (after fastai's): the longest run of consecutive steps over which the
-      smoothed loss falls, and the point half-way down it (in steps: with the
-      exponential ramp, the geometric middle of its rates). fastai takes a longest
-      decreasing *subsequence* instead, which on a flat, noisy start strings together
-      the plateau's small dips and lands before the real descent.
+      smoothed loss falls, and the first point of it half-way down, where the loss has
+      made half of the run's drop. fastai takes the middle step of a longest decreasing
+      *subsequence*; both the subsequence (which strings together the small dips of a
+      flat, noisy start) and the middle step (which moves with where the slow drift
+      of the plateau begins, decades of rates before the real descent) land too early.
     * ``minimum/10``: a tenth of the rate at the lowest smoothed loss.
 
     Example:
-        >>> lrs = np.geomspace(1e-4, 1.0, 9)
-        >>> losses = [1, 1, 0.99, 0.9, 0.6, 0.3, 0.2, 0.5, 3]  # steepest at 4, lowest at 6
+        >>> lrs = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]
+        >>> losses = [2.0, 1.9, 1.5, 0.6, 0.4, 0.35, 5.0]  # half of the drop: 1.175
         >>> {name: round(lr, 6) for name, lr in suggest(lrs, losses, skip_start=0).items()}
-        {'valley': 0.003162, 'steepest': 0.01, 'minimum/10': 0.01}
+        {'valley': 0.001, 'steepest': 0.0001, 'minimum/10': 0.01}
     """
     lrs = np.asarray(lrs, dtype=np.float64)
     smoothed = np.asarray(smoothed, dtype=np.float64)
@@ -244,8 +245,9 @@ def suggest(
     kept_lrs, kept = lrs[skip:], smoothed[skip:]
     slopes = np.gradient(kept, np.log(kept_lrs))
     start, end = _longest_decrease(kept)
+    half_way = start + int(np.argmax(kept[start : end + 1] <= (kept[start] + kept[end]) / 2))
     return {
-        "valley": float(kept_lrs[start + (end - start) // 2]),
+        "valley": float(kept_lrs[half_way]),
         "steepest": float(kept_lrs[int(np.argmin(slopes))]),
         "minimum/10": float(lrs[int(np.argmin(smoothed))] / 10),
     }
@@ -323,10 +325,11 @@ def lr_range_test(
     schedule and the compiled train function are put back.
 
     Which suggestion to trust: ``valley`` (the default) reads the whole falling part of
-    the curve and lands in its middle, away from both the flat start and the blow-up,
-    so one noisy point moves it little. ``steepest`` is a derivative of a noisy curve
-    at one point, and ``minimum/10`` depends on the single lowest point, which moves
-    with the blow-up. fastai made ``valley`` its default for the same reasons (2021).
+    the curve and lands half-way down it, away from both the flat start and the
+    blow-up, so one noisy point moves it little. ``steepest`` is a derivative of a noisy
+    curve at one point, and ``minimum/10`` depends on the single lowest point, which
+    moves with the blow-up and with the moving average's lag. fastai made its valley
+    the default of ``lr_find`` for the same reasons (2021).
 
     Args:
         model: a compiled Keras model (built, or buildable from ``dataset``).
