@@ -1,0 +1,132 @@
+"""Every MNIST-1D recipe rerun, measured against what its flagfile claims.
+
+Each recipe (``configs/mnist1d_*.cfg`` by default) trains once per seed, each run a
+normal trainer run in a process of its own; the table gives the claimed and measured
+test accuracy (mean ± standard deviation over the seeds), how far each is behind the
+B=64 baseline measured in the same invocation, and steps and training seconds. With
+``--update_claims`` the measured figures are written into the flagfiles' claim lines
+(:mod:`lbkeras.training.claims`), with the command that measured them. Finished runs in
+``--work_dir`` are reused (rerun to resume). Not a test: minutes per recipe and seed.
+
+    python benchmarks/recipes.py                              # all MNIST-1D recipes, 3 seeds
+    python benchmarks/recipes.py --configs=mnist1d_lars_8k --seeds=1
+    python benchmarks/recipes.py --update_claims --work_dir=/tmp/recipes
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import statistics
+import sys
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from absl import app, flags  # noqa: E402
+
+from lbkeras.atomic import write_text  # noqa: E402
+from lbkeras.training.claims import Claim, read_claim, with_claim  # noqa: E402
+from lbkeras.tuning import process  # noqa: E402
+from tools.common import read_flagfile  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("configs", [], "Recipe names or flagfiles (default: configs/mnist1d_*.cfg).")
+flags.DEFINE_string("baseline", "mnist1d_momentum_64", "The small-batch recipe compared with.")
+flags.DEFINE_integer("seeds", 3, "Seeds per recipe (0, 1, ...).")
+flags.DEFINE_string("work_dir", "", "Where the runs go (default: a temporary folder).")
+flags.DEFINE_string("data_dir", "", "MNIST-1D cache (default: the dataset's own).")
+flags.DEFINE_bool("update_claims", False, "Write the measured figures into the flagfiles.")
+
+
+def recipe_path(name: str) -> str:
+    return name if name.endswith(".cfg") else os.path.join(ROOT, "configs", f"{name}.cfg")
+
+
+def measure(path: str, seeds: int, work_dir: str) -> Claim:
+    """Trains the recipe once per seed (reusing finished runs); its measured claim."""
+    name = os.path.splitext(os.path.basename(path))[0]
+    recipe = read_flagfile(path)
+    if recipe.dataset_options.get("validation"):
+        raise ValueError(f"{name} evaluates on a validation hold-out: its test accuracy is unknown")
+    runs = []
+    for seed in range(seeds):
+        config = recipe.replace(
+            seed=seed,
+            model_dir=os.path.join(work_dir, name, f"seed{seed}"),
+            data_dir=FLAGS.data_dir or recipe.data_dir,
+            verbose=0,
+        )
+        runs.append(_finished(config) or _train(config))
+        print(f"  {name} seed {seed}: test accuracy {runs[-1]['eval_accuracy']:.4f}", flush=True)
+    accuracies = [r["eval_accuracy"] for r in runs]
+    return Claim(
+        accuracy=statistics.mean(accuracies),
+        spread=statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
+        seeds=seeds,
+        steps=runs[0]["steps"],
+        seconds=statistics.mean(r["wall_seconds"] for r in runs),
+    )
+
+
+def _finished(config) -> dict | None:
+    results = os.path.join(config.model_dir, "results.json")
+    if not os.path.exists(results):
+        return None
+    with open(os.path.join(config.model_dir, "config.json")) as f:
+        if json.load(f) != json.loads(config.to_json()):
+            return None
+    with open(results) as f:
+        return json.load(f)
+
+
+def _train(config) -> dict:
+    outcome = process.run_config(
+        "lbkeras.tuning.trial", config, os.path.join(config.model_dir, "process")
+    )
+    if outcome.answer is None:
+        raise RuntimeError(f"{config.model_dir}: {outcome.message()}")
+    return outcome.answer
+
+
+def table(rows: list[tuple[str, Claim | None, Claim]], baseline: Claim) -> str:
+    lines = [
+        "| recipe | claimed | measured | behind baseline (points, measured) | steps | seconds |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, claimed, measured in rows:
+        shown = f"{claimed.accuracy:.4f} ± {claimed.spread:.4f}" if claimed else "none"
+        behind = 100 * (baseline.accuracy - measured.accuracy)
+        lines.append(
+            f"| {name} | {shown} | {measured.accuracy:.4f} ± {measured.spread:.4f} "
+            f"| {behind:.2f} | {measured.steps} | {measured.seconds:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    work_dir = FLAGS.work_dir or tempfile.mkdtemp(prefix="recipes-")
+    names = FLAGS.configs or sorted(
+        os.path.basename(p)[: -len(".cfg")]
+        for p in glob.glob(os.path.join(ROOT, "configs", "mnist1d_*.cfg"))
+    )
+    ordered = [FLAGS.baseline, *(n for n in names if n != FLAGS.baseline)]
+    rows = []
+    for name in ordered:
+        path = recipe_path(name)
+        print(f"{name}: {FLAGS.seeds} seeds", flush=True)
+        rows.append((name, read_claim(path), measure(path, FLAGS.seeds, work_dir)))
+        if FLAGS.update_claims:
+            command = f"python benchmarks/recipes.py --configs={name} --seeds={FLAGS.seeds}"
+            with open(path) as f:
+                write_text(path, with_claim(f.read(), rows[-1][2], command))
+    print(table(rows, rows[0][2]))
+    print(f"runs in {work_dir}")
+
+
+if __name__ == "__main__":
+    app.run(main)
