@@ -1,6 +1,8 @@
 """lr_find and lbkeras-lr-find: the range test of a config, its files and its flags."""
 
 import csv
+import dataclasses
+import inspect
 import json
 import math
 import os
@@ -13,7 +15,8 @@ from absl import flags as absl_flags
 from lbkeras.training import ExperimentConfig
 from lbkeras.training.config_flags import config_from_flags, define_flags
 from lbkeras.training.recipe import peak_learning_rate
-from lbkeras.tuning.lr_find import RangeTestSettings, lr_find
+from lbkeras.tuning.lr_find import RangeTestSettings
+from lbkeras.tuning.lr_range_test import lr_range_test
 from tests.tools.cli import ROOT, environment
 from tools import lr_find as lr_find_tool
 
@@ -28,13 +31,6 @@ TINY = [
 ]
 
 
-def _tiny_config(**changes) -> ExperimentConfig:
-    flag_values = absl_flags.FlagValues()
-    define_flags(ExperimentConfig, flag_values)
-    flag_values(["lr_find", *TINY])
-    return config_from_flags(ExperimentConfig, flag_values).replace(**changes)
-
-
 @pytest.fixture(scope="module")
 def tool_run(tmp_path_factory):
     model_dir = str(tmp_path_factory.mktemp("lr_find") / "out")
@@ -47,8 +43,9 @@ def tool_run(tmp_path_factory):
             *TINY,
             "--min_lr=1e-4",
             "--max_lr=100",
-            "--num_steps=40",
+            "--num_steps=30",
             "--recommend=minimum/10",
+            "--accumulation_steps=2",  # 2 micro-batches of 32 per step: batch 64
         ],
         capture_output=True,
         text=True,
@@ -70,7 +67,7 @@ def test_the_tool_writes_json_csv_and_png(tool_run):
     assert report["settings"] == {
         "min_lr": 1e-4,
         "max_lr": 100.0,
-        "num_steps": 40,
+        "num_steps": 30,
         "mode": "exponential",
         "smoothing": 0.98,
         "stop_factor": 4.0,
@@ -78,11 +75,12 @@ def test_the_tool_writes_json_csv_and_png(tool_run):
         "recommend": "minimum/10",
     }
     assert report["config"]["model"] == "mlp" and report["config"]["optimizer"] == "momentum"
-    assert report["effective_batch_size"] == 32 and report["recommended"] == "minimum/10"
+    assert report["config"]["accumulation_steps"] == 2 and report["global_batch_size"] == 32
+    assert report["effective_batch_size"] == 64 and report["recommended"] == "minimum/10"
     assert set(report["suggestions"]) == {"valley", "steepest", "minimum/10"}
     assert report["recommended_learning_rate"] == report["suggestions"]["minimum/10"]
     lrs = report["lrs"]
-    assert 5 <= len(lrs) <= 40 and lrs[0] == pytest.approx(1e-4)
+    assert 5 <= len(lrs) <= 30 and lrs[0] == pytest.approx(1e-4)
     assert len(report["losses"]) == len(report["smoothed"]) == len(lrs)
     if report["diverged_at"] is not None:
         assert report["diverged_at"] == lrs[-1]
@@ -107,25 +105,18 @@ def test_the_printed_flags_make_the_recommended_rate_the_trainers_peak(tool_run)
     assert pasted == report["flags"]
     flag_values = absl_flags.FlagValues()
     define_flags(ExperimentConfig, flag_values)
-    flag_values(["lbkeras-train", *TINY, *pasted])
+    flag_values(["lbkeras-train", *TINY, "--accumulation_steps=2", *pasted])
     config = config_from_flags(ExperimentConfig, flag_values)
-    assert config.base_batch_size == 32
+    assert pasted[1] == "--base_batch_size=64" and config.base_batch_size == 64
     recommended = report["recommended_learning_rate"]
     assert config.base_learning_rate == pytest.approx(recommended, rel=5e-3)  # 3 digits
     assert peak_learning_rate(config) == config.base_learning_rate  # at the tested batch
+    assert peak_learning_rate(config.replace(global_batch_size=64)) == pytest.approx(
+        2 * config.base_learning_rate
+    )  # linear scaling from there
     for name, value in report["suggestions"].items():
         assert f"{name}" in stdout and f"{value:.3g}" in stdout
     assert "(recommended)" in stdout
-
-
-def test_with_accumulation_the_flags_name_the_effective_batch(tmp_path):
-    config = _tiny_config(accumulation_steps=2, optimizer="sgd")
-    test = lr_find(config, RangeTestSettings(min_lr=1e-3, max_lr=10.0, num_steps=12), str(tmp_path))
-    with open(tmp_path / "lr_find.json") as f:
-        report = json.load(f)
-    assert report["global_batch_size"] == 32 and report["effective_batch_size"] == 64
-    assert report["flags"][1] == "--base_batch_size=64"
-    assert report["lrs"] == list(test.lrs) and report["config"]["accumulation_steps"] == 2
 
 
 def _run_in_process(*flags: str) -> int:
@@ -160,3 +151,13 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, flag
     (line,) = captured.err.strip().splitlines()
     assert line.startswith("lbkeras-lr-find: error: ") and message in line, line
     assert captured.out == "" and not model_dir.exists()
+
+
+def test_settings_default_to_the_functions_defaults_and_check_themselves():
+    parameters = inspect.signature(lr_range_test).parameters
+    for field in dataclasses.fields(RangeTestSettings):
+        assert field.default == parameters[field.name].default, field.name
+    with pytest.raises(ValueError, match="stop_factor must be a finite number > 1, got 1.0"):
+        RangeTestSettings(stop_factor=1.0)
+    with pytest.raises(ValueError, match="skip_start must be a finite number in \\[0, 1\\)"):
+        RangeTestSettings(skip_start=1.0)
