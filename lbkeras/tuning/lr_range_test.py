@@ -48,73 +48,14 @@ import keras
 import numpy as np
 from keras import ops
 
-from lbkeras.checks import check_float, check_fraction, check_int, check_range, float_step
+from lbkeras.checks import check_float, check_fraction, check_int, check_range
 from lbkeras.optimizers import GradientAccumulation
+from lbkeras.tuning.lr_ramp import MODES, LearningRateRamp
 
-#: How the rate grows from ``min_lr`` to ``max_lr``.
-MODES = ("exponential", "linear")
 #: The suggested rates, by name; ``"valley"`` is the recommended one by default.
 SUGGESTIONS = ("valley", "steepest", "minimum/10")
 #: The fewest steps a test may run (and record before it stops) to suggest a rate.
 MIN_STEPS = 5
-
-
-@keras.saving.register_keras_serializable(package="lbkeras")
-class LearningRateRamp(keras.optimizers.schedules.LearningRateSchedule):
-    """The rate of the range test: ``min_lr`` to ``max_lr`` over ``num_steps`` steps.
-
-    With ``i = step - start_step``, clipped to ``[0, num_steps - 1]``:
-
-    * ``mode="exponential"``: ``min_lr * (max_lr / min_lr) ** (i / (num_steps - 1))``;
-    * ``mode="linear"``: ``min_lr + (max_lr - min_lr) * i / (num_steps - 1)``.
-
-    Args:
-        min_lr: the rate of the first step, ``> 0``.
-        max_lr: the rate of the last step, ``> min_lr``.
-        num_steps: steps of the ramp, ``>= 2``.
-        mode: one of :data:`MODES`.
-        start_step: the optimizer step (``iterations``) at which the ramp starts.
-
-    Example:
-        >>> ramp = LearningRateRamp(1e-4, 1.0, num_steps=5, start_step=10)
-        >>> [round(float(ramp(step)), 6) for step in (10, 11, 14, 20)]
-        [0.0001, 0.001, 1.0, 1.0]
-    """
-
-    def __init__(
-        self,
-        min_lr: float,
-        max_lr: float,
-        num_steps: int,
-        mode: str = "exponential",
-        start_step: int = 0,
-    ) -> None:
-        super().__init__()
-        self.min_lr = check_float("min_lr", min_lr, positive=True)
-        self.max_lr = check_float("max_lr", max_lr, positive=True)
-        self.num_steps = check_int("num_steps", num_steps)
-        if self.num_steps < 2:
-            raise ValueError(f"num_steps must be >= 2, got {num_steps}")
-        if mode not in MODES:
-            raise ValueError(f"mode={mode!r}; choose one of: {', '.join(MODES)}")
-        self.mode = mode
-        self.start_step = check_int("start_step", start_step)
-
-    def __call__(self, step: Any) -> Any:
-        offset = float_step(step) - float(self.start_step)
-        fraction = ops.clip(offset, 0.0, self.num_steps - 1.0) / (self.num_steps - 1.0)
-        if self.mode == "linear":
-            return self.min_lr + (self.max_lr - self.min_lr) * fraction
-        return self.min_lr * ops.exp(math.log(self.max_lr / self.min_lr) * fraction)
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "min_lr": self.min_lr,
-            "max_lr": self.max_lr,
-            "num_steps": self.num_steps,
-            "mode": self.mode,
-            "start_step": self.start_step,
-        }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -316,13 +257,14 @@ def lr_range_test(
 ) -> RangeTest:
     """Runs the learning-rate range test on a compiled ``model``, then restores it.
 
-    Each step is one optimizer update at the ramp's rate (:class:`LearningRateRamp`),
-    made by ``model.fit``; with gradient accumulation (a ``GradientAccumulation`` in the
-    optimizer's chain) one step reads its ``steps`` micro-batches, and its loss is their
-    mean. The ramp replaces the optimizer's rate or schedule during the test; afterwards
-    the model's variables (weights, normalisation statistics, seeds, metrics), every
-    optimizer variable (step counter, momenta, accumulators...), the original rate or
-    schedule and the compiled train function are put back.
+    Each step is one optimizer update at the rate of a
+    :class:`~lbkeras.tuning.lr_ramp.LearningRateRamp`, made by ``model.fit``; with
+    gradient accumulation (a ``GradientAccumulation`` in the optimizer's chain) one step
+    reads its ``steps`` micro-batches, and its loss is their mean. The ramp replaces the
+    optimizer's rate or schedule during the test; afterwards the model's variables
+    (weights, normalisation statistics, seeds, metrics), every optimizer variable (step
+    counter, momenta, accumulators...), the original rate or schedule and the compiled
+    train function are put back.
 
     Which suggestion to trust: ``valley`` (the default) reads the whole falling part of
     the curve and lands half-way down it, away from both the flat start and the

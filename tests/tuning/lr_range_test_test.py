@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 
 import lbkeras
+from lbkeras.tuning.lr_ramp import LearningRateRamp
 from lbkeras.tuning.lr_range_test import (
-    LearningRateRamp,
     lr_range_test,
     should_stop,
     smooth,
