@@ -71,7 +71,7 @@ FITS, OUT_OF_MEMORY, TIMEOUT = "fits", "out_of_memory", "timeout"
 TRIALS_DIR = "trials"
 
 #: TensorFlow's (absl's) log prefix of informational and warning lines.
-_INFO_OR_WARNING = re.compile(r"^[IW]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ ")
+_INFO_OR_WARNING = re.compile(r"^[IW]\d{4} [\d:.]+\s+\d+ ")
 #: How a process under RLIMIT_AS fails to start a thread or map a library.
 _ADDRESS_SPACE_FAILURES = re.compile(
     r"pthread_create\(\) failed|failed to map segment|Resource temporarily unavailable"
@@ -210,7 +210,14 @@ def search_sizes(
 def choose(
     trials: list[Trial], margin: float, tolerance: float
 ) -> tuple[int | None, int | None, int | None]:
-    """``(largest_fitting, recommended_max, chosen)`` of ``trials`` (see the module docstring)."""
+    """``(largest_fitting, recommended_max, chosen)`` of ``trials`` (see the module docstring).
+
+    Sizes that fit are the candidates. When some size failed, the recommended maximum
+    is the largest candidate at most ``(1 - margin)`` times the largest fitting one
+    (the smallest candidate if none is that small); when none failed, the largest
+    candidate. The chosen size is the smallest candidate up to the recommended maximum
+    whose examples/s is at least ``(1 - tolerance)`` times the best of them.
+    """
     fitting = sorted((t for t in trials if t.fits), key=lambda t: t.global_batch_size)
     if not fitting:
         return None, None, None

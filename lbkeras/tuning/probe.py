@@ -60,7 +60,7 @@ STEPS = 5
 #: allocation (case-insensitive).
 _MEMORY_PATTERN = re.compile(
     r"\bOOM\b|out of memory|ResourceExhausted|bad_alloc|cannot allocate memory|"
-    r"failed to allocate|allocation of \d+ .*exceeds|unable to allocate|MemoryError",
+    r"failed to allocate|unable to allocate|MemoryError",
     re.IGNORECASE,
 )
 
@@ -68,6 +68,22 @@ _MEMORY_PATTERN = re.compile(
 def mentions_memory(message: str) -> bool:
     """Whether ``message`` (an error's or a process's stderr) reports a failed allocation."""
     return bool(_MEMORY_PATTERN.search(message))
+
+
+def memory_summary(message: str) -> str:
+    """The line of ``message`` that names the failed allocation (else its first line).
+
+    Example:
+        >>> memory_summary("ResourceExhaustedError: Graph execution error:\\n\\n"
+        ...     "Detected at node MatMul\\nOOM when allocating tensor with shape[512,4]")
+        'OOM when allocating tensor with shape[512,4]'
+    """
+    lines = [line.strip() for line in message.splitlines() if line.strip()] or [message]
+    for line in lines:  # TensorFlow's words for a tensor's buffer, after the op's name
+        if (start := line.find("OOM when allocating")) >= 0:
+            return line[start:][:300]
+    named = [line for line in lines if _MEMORY_PATTERN.search(line)]
+    return (named or lines)[0][:300]
 
 
 def write_probe_steps(work_dir: str, warmup_steps: int, steps: int) -> None:
@@ -134,11 +150,9 @@ def probe(
             shuffle=False,  # the stream is shuffled already
             verbose=0,
         )
-    except tf.errors.ResourceExhaustedError:
-        raise
     except tf.errors.OpError as error:
-        if mentions_memory(str(error)):
-            raise MemoryError(f"{type(error).__name__}: {error}") from error
+        if isinstance(error, tf.errors.ResourceExhaustedError) or mentions_memory(str(error)):
+            raise MemoryError(memory_summary(f"{type(error).__name__}: {error}")) from error
         raise
     ends = timer.ends
     timed = [
@@ -185,18 +199,16 @@ def _step_timer(keras: Any) -> Any:
 
 
 def _few_malloc_arenas() -> None:
-    """Under an address-space limit, caps glibc's malloc arenas at two.
+    """Caps glibc's malloc arenas at two, so that an address-space limit measures tensors.
 
     ``RLIMIT_AS`` counts reserved address space, and glibc reserves 64 MiB for each
     per-thread arena it creates (up to eight per core, as threads happen to contend):
-    hundreds of MiB that vary from run to run and are never used. With two arenas the
-    limit measures what the step allocates.
+    hundreds of MiB that vary from run to run and are never used. TensorFlow's large
+    buffers do not come from the arenas, so the cap costs no speed. Every probe has it,
+    limited or not, so that they all measure alike.
     """
     import ctypes
-    import resource
 
-    if resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY:
-        return
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to cap
         ctypes.CDLL(None).mallopt(_M_ARENA_MAX, 2)
 
