@@ -32,13 +32,8 @@ import sys
 from absl import app
 
 from lbkeras.training.config_flags import config_from_flags, define_flags
-from lbkeras.tuning.batch_finder import (
-    BatchSearchSettings,
-    ProbeError,
-    describe,
-    find_batch_size,
-)
-from lbkeras.tuning.batch_report import CSV_FILE, JSON_FILE, PLOT_FILE, format_table
+from lbkeras.tuning.batch_finder import BatchSearchSettings, ProbeError, find_batch_size
+from lbkeras.tuning.batch_report import CSV_FILE, JSON_FILE, PLOT_FILE, describe, format_table
 
 from .common import FLAGS, experiment_config, fail, flags_parser, no_arguments
 

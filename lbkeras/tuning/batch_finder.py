@@ -64,6 +64,7 @@ from typing import Any
 
 from lbkeras.checks import check_float, check_fraction, check_int
 from lbkeras.training.config import ExperimentConfig, setting
+from lbkeras.tuning import batch_report
 from lbkeras.tuning import probe as probe_worker
 from lbkeras.tuning.process import EXIT_BAD_INPUT, EXIT_OUT_OF_MEMORY, Outcome, run_config
 
@@ -151,7 +152,7 @@ class BatchSearch:
         recommended_max: the largest to use, after the safety margin.
         chosen: the smallest size near the best throughput (see the module docstring).
         granularity: the step of the bisection (``multiple_of`` and the replicas).
-        capped_at: the training-set size, if it lowered ``max_batch_size``.
+        capped_at: the training-set size, if it bounded the search (at most ``max_batch_size``).
     """
 
     settings: BatchSearchSettings
@@ -254,17 +255,15 @@ def find_batch_size(
         settings: how to search.
         output_dir: where the report and the trials' scratch folders go.
         on_trial: called with every trial as it finishes; by default each is logged
-            (:func:`describe`).
+            (:func:`lbkeras.tuning.batch_report.describe`).
 
     Raises:
         ValueError: a bad config (the probe's message): nothing is left in ``output_dir``.
         ProbeError: a probe crashed for a reason other than memory.
     """
-    from lbkeras.tuning import batch_report
-
     trials_dir = os.path.join(output_dir, TRIALS_DIR)
-    created = [path for path in (output_dir, trials_dir) if not os.path.exists(path)]
     shutil.rmtree(trials_dir, ignore_errors=True)  # the last search's scratch
+    created = [path for path in (output_dir, trials_dir) if not os.path.exists(path)]
     trials: list[Trial] = []
     facts: dict[str, int] = {}
 
@@ -277,7 +276,7 @@ def find_batch_size(
         if on_trial is not None:
             on_trial(trial)
         else:
-            logging.info("%s", describe(trial))
+            logging.info("%s", batch_report.describe(trial))
         return trial.fits
 
     try:
@@ -307,25 +306,10 @@ def find_batch_size(
         recommended_max=recommended,
         chosen=chosen,
         granularity=granularity,
-        capped_at=capped if capped is not None and capped < settings.max_batch_size else None,
+        capped_at=capped if capped is not None and capped <= settings.max_batch_size else None,
     )
     batch_report.write(search, output_dir)
     return search
-
-
-def describe(trial: Trial) -> str:
-    """One line of progress: ``batch 256: fits, 37951 examples/s, 0.0067 s/step (11 s)``."""
-    speed = (
-        f", {trial.examples_per_second:.0f} examples/s, {trial.step_seconds:.4g} s/step"
-        if trial.fits
-        else f": {trial.message}"
-        if trial.message
-        else ""
-    )
-    return (
-        f"batch {trial.global_batch_size}: {trial.status.replace('_', ' ')}{speed} "
-        f"({trial.seconds:.0f} s)"
-    )
 
 
 def run_probe(
