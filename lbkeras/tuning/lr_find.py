@@ -2,7 +2,7 @@
 
 :func:`lr_find` builds the strategy, the input, the model and the optimizer exactly as
 the trainer does for a config (:func:`lbkeras.training.experiment.prepare` and
-:func:`~lbkeras.training.experiment.build`), runs :func:`~lbkeras.tuning.lr_range_test.
+:func:`~lbkeras.training.experiment.build`), runs :func:`~lbkeras.tuning.lr_range.
 lr_range_test` at the config's global batch, and writes into its output folder::
 
     lr_find.json   the settings, the config, the curve (rates, raw and smoothed losses),
@@ -44,7 +44,7 @@ from lbkeras.atomic import save_atomically, write_text
 from lbkeras.training.config import MIXED_PRECISION_POLICIES, ExperimentConfig, setting
 from lbkeras.training.experiment import build, prepare
 from lbkeras.training.recipe import effective_batch_size
-from lbkeras.tuning.lr_range_test import (
+from lbkeras.tuning.lr_range import (
     MODES,
     SUGGESTIONS,
     RangeTest,
@@ -87,7 +87,7 @@ def lr_find(config: ExperimentConfig, settings: RangeTestSettings, output_dir: s
 
     Raises:
         ValueError: as :func:`lbkeras.training.experiment.prepare` (a bad config, missing
-            data), or as :func:`~lbkeras.tuning.lr_range_test.lr_range_test`.
+            data), or as :func:`~lbkeras.tuning.lr_range.lr_range_test`.
     """
     prepared = prepare(config.replace(model_dir=output_dir))
     config = prepared.config

@@ -1,6 +1,6 @@
 """The learning rate of the range test: a ramp from ``min_lr`` to ``max_lr``.
 
-The schedule :func:`lbkeras.tuning.lr_range_test.lr_range_test` puts in place of the
+The schedule :func:`lbkeras.tuning.lr_range.lr_range_test` puts in place of the
 optimizer's own for the test: one step at each rate, exponentially (Smith) or linearly
 spaced, counted from the optimizer step at which the test begins.
 

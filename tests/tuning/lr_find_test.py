@@ -16,7 +16,7 @@ from lbkeras.training import ExperimentConfig
 from lbkeras.training.config_flags import config_from_flags, define_flags
 from lbkeras.training.recipe import peak_learning_rate
 from lbkeras.tuning.lr_find import RangeTestSettings
-from lbkeras.tuning.lr_range_test import lr_range_test
+from lbkeras.tuning.lr_range import lr_range_test
 from tests.tools.cli import ROOT, environment
 from tools import lr_find as lr_find_tool
 

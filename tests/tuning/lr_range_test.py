@@ -1,4 +1,4 @@
-"""lbkeras.tuning.lr_range_test against NumPy references and a quadratic of known curvature."""
+"""lbkeras.tuning.lr_range against NumPy references and a quadratic of known curvature."""
 
 import keras
 import numpy as np
@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import lbkeras
 from lbkeras.tuning.lr_ramp import LearningRateRamp
-from lbkeras.tuning.lr_range_test import (
+from lbkeras.tuning.lr_range import (
     lr_range_test,
     should_stop,
     smooth,
