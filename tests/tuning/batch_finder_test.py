@@ -173,7 +173,7 @@ def _config(tmp_path) -> ExperimentConfig:
         model="mlp",
         model_options={"hidden_units": [WIDTH]},
         dataset="synthetic",
-        dataset_options={"input_shape": [4], "num_classes": 2, "num_train": 4096, "num_eval": 64},
+        dataset_options={"input_shape": [4], "num_classes": 2, "num_train": 8192, "num_eval": 64},
         optimizer="sgd",
         model_dir=str(tmp_path / "unused"),
     )
