@@ -7,18 +7,6 @@ import pytest
 from lbkeras.analysis import BatchLoss, HessianVectorProduct, top_hessian_eigenvalue
 
 
-@pytest.fixture
-def float64():
-    # An explicitly set global dtype policy (the trainer sets "float32" after every run)
-    # overrides floatx: set both, and put both back.
-    previous, policy = keras.backend.floatx(), keras.config.dtype_policy()
-    keras.backend.set_floatx("float64")
-    keras.config.set_dtype_policy("float64")
-    yield
-    keras.backend.set_floatx(previous)
-    keras.config.set_dtype_policy(policy)
-
-
 def _batches(rng, features, classes, sizes):
     return [(rng.normal(size=(n, features)), rng.integers(0, classes, size=n)) for n in sizes]
 

@@ -10,14 +10,6 @@ import tensorflow as tf
 from lbkeras.analysis import epsilon_sharpness, measure_sharpness
 
 
-@pytest.fixture
-def float64():
-    previous = keras.backend.floatx()
-    keras.backend.set_floatx("float64")
-    yield
-    keras.backend.set_floatx(previous)
-
-
 def _least_squares(seed, features=5, at_minimum=True):
     """Linear regression with mean squared error: a convex quadratic in its 6 weights."""
     rng = np.random.default_rng(seed)
