@@ -265,7 +265,7 @@ def finished_record(trial: Trial) -> dict[str, Any] | None:
     return record
 
 
-def steps_to_target(eval_accuracy: dict[int, float], target: float) -> int | None:
+def first_step_reaching(eval_accuracy: dict[int, float], target: float) -> int | None:
     """The first evaluated step whose accuracy is at least ``target`` (None if none)."""
     reached = [step for step, value in sorted(eval_accuracy.items()) if value >= target]
     return reached[0] if reached else None
@@ -275,7 +275,7 @@ def _record(trial: Trial, status: str, results: dict[str, Any], target: float) -
     """What the study keeps of a trial: its settings, results and steps to the target."""
     logs = os.path.join(trial.directory, "logs")
     accuracy = read_scalars(os.path.join(logs, "eval"), "accuracy") if status == DONE else {}
-    steps = steps_to_target(accuracy, target)
+    steps = first_step_reaching(accuracy, target)
     batch = effective_batch_size(trial.config)
     record = {
         "recipe": trial.recipe,

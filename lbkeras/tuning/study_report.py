@@ -35,8 +35,10 @@ import os
 import statistics
 from typing import Any
 
+import numpy as np
+
 from lbkeras.atomic import save_atomically, write_text
-from lbkeras.tuning.scaling_fit import fit_scaling
+from lbkeras.tuning.scaling_fit import fit_scaling, steps_to_target
 
 #: The columns of ``study.csv`` (and the keys of each row of ``study.json``).
 COLUMNS = (
@@ -163,8 +165,8 @@ def plot_steps(summary: dict, path: str) -> None:
         axes.plot(batches, ideal, ":", color=color, alpha=0.6, label=f"{name}: perfect scaling")
         if recipe["fit"]:
             fit = recipe["fit"]
-            grid = _log_grid(batches[0], batches[-1])
-            fitted = [fit["s_min"] * (1 + fit["b_crit"] / b) for b in grid]
+            grid = np.geomspace(batches[0], batches[-1], 50)
+            fitted = steps_to_target(grid, fit["s_min"], fit["b_crit"])
             label = f"{name}: fit S_min={fit['s_min']:.0f}, B_crit={fit['b_crit']:.0f}"
             axes.plot(grid, fitted, "--", color=color, alpha=0.8, label=label)
     axes.set_xscale("log", base=2)
@@ -290,10 +292,6 @@ def _title(summary: dict, what: str) -> str:
         f"{what}: eval accuracy {settings['target']}, best of {settings['trials']} "
         "learning rates per batch"
     )
-
-
-def _log_grid(low: float, high: float, count: int = 50) -> list[float]:
-    return [low * (high / low) ** (i / (count - 1)) for i in range(count)]
 
 
 def _shown(value: Any, spec: str = "d", missing: str = "-") -> str:

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from lbkeras.tuning import study_report
-from lbkeras.tuning.study import StudySettings, learning_rate_factors, steps_to_target
+from lbkeras.tuning.study import StudySettings, first_step_reaching, learning_rate_factors
 from tests.tools.cli import ROOT, environment, tool_in_process
 from tools import study as study_tool
 
@@ -51,11 +51,11 @@ def test_learning_rate_factors(search, trials, expected):
     assert learning_rate_factors(settings) == pytest.approx(expected)
 
 
-def test_steps_to_target_is_the_first_evaluation_at_or_above_it():
+def test_first_step_reaching_is_the_first_evaluation_at_or_above_it():
     curve = {30: 0.5, 10: 0.2, 20: 0.31, 40: 0.29}
-    assert steps_to_target(curve, 0.3) == 20
-    assert steps_to_target(curve, 0.31) == 20
-    assert steps_to_target(curve, 0.6) is None
+    assert first_step_reaching(curve, 0.3) == 20
+    assert first_step_reaching(curve, 0.31) == 20
+    assert first_step_reaching(curve, 0.6) is None
 
 
 def _record(batch, trial, steps_to, accuracy, status="done"):
