@@ -6,6 +6,8 @@ When the global batch grows from ``base_batch_size`` to ``global_batch_size``
 * ``linear`` (Goyal et al. 2017): ``lr * k``. The rule for SGD with momentum and LARS.
 * ``sqrt`` (Krizhevsky 2014; Hoffer et al. 2017): ``lr * sqrt(k)``. The usual rule
   for adaptive optimizers (Adam, LAMB), whose update size does not grow with ``k``.
+* ``malladi`` (Malladi et al. 2022): the learning rate as ``sqrt``; the trainer also
+  scales Adam's betas and epsilon with :func:`scale_adam_hyperparameters`.
 * ``none``: leave the value unchanged.
 * ``auto``: ``sqrt`` for adaptive optimizers, ``linear`` for SGD-like ones; see
   :func:`lbkeras.optimizers.is_adaptive` (the optimizer registry's ``adaptive`` tag).
@@ -34,7 +36,7 @@ from typing import NamedTuple
 from lbkeras import optimizers
 from lbkeras.checks import check_float, check_fraction
 
-RULES = ("linear", "sqrt", "none", "auto")
+RULES = ("linear", "sqrt", "malladi", "none", "auto")
 
 
 def batch_ratio(global_batch_size: int, base_batch_size: int = 256) -> float:
@@ -45,7 +47,7 @@ def batch_ratio(global_batch_size: int, base_batch_size: int = 256) -> float:
 
 
 def resolve_rule(rule: str, optimizer: str | None = None) -> str:
-    """Turns ``rule`` (possibly ``"auto"``) into ``"linear"``, ``"sqrt"`` or ``"none"``.
+    """Turns ``rule`` (possibly ``"auto"``) into one of the other :data:`RULES`.
 
     Args:
         rule: one of :data:`RULES`.
@@ -82,7 +84,7 @@ def scale_by_batch(
     rule = resolve_rule(rule, optimizer)
     if rule == "linear":
         return value * k
-    if rule == "sqrt":
+    if rule in ("sqrt", "malladi"):
         return value * math.sqrt(k)
     return value
 

@@ -13,6 +13,10 @@ def test_linear_and_sqrt_rules(batch):
     assert scaling.scale_learning_rate(0.1, batch) == pytest.approx(0.1 * k)
     assert scaling.scale_learning_rate(0.1, batch, rule="sqrt") == pytest.approx(0.1 * math.sqrt(k))
     assert scaling.scale_learning_rate(0.1, batch, rule="none") == 0.1
+    # Malladi's rule scales the rate as sqrt (and Adam's betas: scale_adam_hyperparameters).
+    assert scaling.scale_learning_rate(0.1, batch, rule="malladi") == pytest.approx(
+        0.1 * math.sqrt(k)
+    )
 
 
 def test_goyal_8k_example():

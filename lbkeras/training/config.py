@@ -23,7 +23,7 @@ Example:
     >>> ExperimentConfig(lr_scaling="cubic")
     Traceback (most recent call last):
     ...
-    ValueError: lr_scaling='cubic'; choose one of: linear, sqrt, none, auto
+    ValueError: lr_scaling='cubic'; choose one of: linear, sqrt, malladi, none, auto
 """
 
 from __future__ import annotations
@@ -94,7 +94,8 @@ class ExperimentConfig:
     lr_scaling: str = setting(
         "linear",
         "How the learning rate grows with the batch (auto: sqrt for adaptive optimizers, "
-        "linear otherwise).",
+        "linear otherwise; malladi: sqrt, and Adam's 1 - beta times the batch ratio k, "
+        "epsilon / sqrt(k)).",
         choices=LR_SCALING_RULES,
     )
     # The optimizer.

@@ -52,6 +52,7 @@ from lbkeras.training.config import MIXED_PRECISION_POLICIES, ExperimentConfig
 from lbkeras.training.outputs import Outputs
 from lbkeras.training.plan import Plan, plan
 from lbkeras.training.recipe import (
+    adam_scaling,
     base_optimizer_name,
     build_optimizer,
     build_schedule,
@@ -123,6 +124,7 @@ def prepare(config: ExperimentConfig) -> Prepared:
         raise ValueError("model_dir is required: the folder for logs, backups and results")
     models.MODELS.factory(config.model)
     optimizers.OPTIMIZERS.factory(base_optimizer_name(config))
+    adam_scaling(config)
     strategy = make_strategy(config.strategy, devices=config.devices, tpu=config.tpu or None)
     source = data.get(config.dataset, data_dir=config.data_dir or None, **config.dataset_options)
     steps = plan(config, source.info.num_train, strategy.num_replicas_in_sync)

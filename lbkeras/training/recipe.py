@@ -20,7 +20,7 @@ from typing import Any
 import keras
 
 from lbkeras import monitoring, optimizers, schedules
-from lbkeras.scaling import scale_learning_rate
+from lbkeras.scaling import scale_adam_hyperparameters, scale_learning_rate
 from lbkeras.training.config import ExperimentConfig
 
 LearningRate = float | keras.optimizers.schedules.LearningRateSchedule
@@ -82,6 +82,36 @@ def peak_learning_rate(config: ExperimentConfig) -> float:
     )
 
 
+#: The hyper-parameters the Malladi rule scales besides the learning rate.
+ADAM_HYPERPARAMETERS = ("beta_1", "beta_2", "epsilon")
+
+
+def adam_scaling(config: ExperimentConfig) -> dict[str, float]:
+    """With ``lr_scaling="malladi"``, the betas and epsilon of the optimizer that takes
+    the learning rate at the effective batch (:func:`~lbkeras.scaling.scale_adam_hyperparameters`,
+    from the values in ``optimizer_options`` or the optimizer's defaults, which are then
+    the base batch's); otherwise nothing.
+
+    Raises:
+        ValueError: the optimizer has no betas and epsilon, or the batch ratio is too
+            large for its betas.
+    """
+    if config.lr_scaling != "malladi" or config.adascale:
+        return {}
+    name, options = named_chain(config)[-1]
+    parameters = inspect.signature(optimizers.OPTIMIZERS.factory(name)).parameters
+    missing = [p for p in ADAM_HYPERPARAMETERS if p not in parameters]
+    if missing:
+        raise ValueError(
+            f"lr_scaling='malladi' scales Adam's betas and epsilon; {name!r} has no "
+            f"{', '.join(missing)}: use an Adam-like optimizer or --lr_scaling=sqrt"
+        )
+    base = {p: options.get(p, parameters[p].default) for p in ADAM_HYPERPARAMETERS}
+    batch = effective_batch_size(config)
+    scaled = scale_adam_hyperparameters(1.0, batch, config.base_batch_size, **base)
+    return {p: getattr(scaled, p) for p in ADAM_HYPERPARAMETERS}
+
+
 def warmup_steps(config: ExperimentConfig, steps_per_epoch: int) -> int:
     """The warmup's length in optimizer steps."""
     return schedules.epochs_to_steps(config.warmup_epochs, steps_per_epoch)
@@ -140,7 +170,9 @@ def build_optimizer(
     ``optimizer_options["optimizer"]``) gets ``learning_rate``, ``weight_decay`` and,
     if it has one, ``momentum``; LARS and LAMB (the ``layerwise`` ones) also exclude
     biases and normalisation parameters (all 1-D variables) from weight decay and layer
-    adaptation, as the papers do. ``optimizer_options`` override all of these. The
+    adaptation, as the papers do. ``optimizer_options`` override all of these, except
+    that with ``lr_scaling="malladi"`` the betas and epsilon given there are the base
+    batch's, and the optimizer gets them scaled (:func:`adam_scaling`). The
     wrapper flags of the config then go around it: gradient noise, AGC, trust ratio,
     Lookahead, ``AdaScale``, then ``GradientStatistics`` if ``monitor_every_steps`` (holding
     ``monitor_capacity`` rows between two reads), and gradient accumulation outermost.
@@ -188,7 +220,7 @@ def _named(config: ExperimentConfig, learning_rate: LearningRate) -> keras.optim
         arguments["momentum"] = config.momentum
     if tags.get("layerwise"):
         arguments["exclude_1d_variables"] = True
-    optimizer = optimizers.get(name, **{**arguments, **options})
+    optimizer = optimizers.get(name, **{**arguments, **options, **adam_scaling(config)})
     for name, options in reversed(wrappers):
         own = {k: v for k, v in options.items() if k not in ("optimizer", "optimizer_options")}
         optimizer = optimizers.get(name, optimizer=optimizer, **own)

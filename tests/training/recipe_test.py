@@ -194,3 +194,51 @@ def test_a_wrapper_without_an_inner_optimizer_wraps_sgd():
     assert agc.inner_optimizer.momentum == 0.9  # SGD takes --momentum
     with pytest.raises(ValueError, match="unknown optimizer 'adamm'"):
         base_optimizer_name(config.replace(optimizer_options={"optimizer": "adamm"}))
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "lamb"])
+def test_malladi_rule_scales_the_betas_and_epsilon(name):
+    # Malladi et al. 2022 at k = 4: lr * 2, 1 - beta * 4, epsilon / 2 (by hand, from the
+    # paper's rule); betas given in optimizer_options are the base batch's.
+    config = ExperimentConfig(
+        optimizer=name,
+        optimizer_options={"beta_1": 0.95, "epsilon": 1e-6},
+        lr_scaling="malladi",
+        base_learning_rate=1e-3,
+        base_batch_size=256,
+        global_batch_size=1024,
+        weight_decay=0.0,
+    )
+    assert peak_learning_rate(config) == pytest.approx(2e-3)
+    optimizer = build_optimizer(config, learning_rate=peak_learning_rate(config))
+    default_beta_2 = 0.999
+    assert optimizer.beta_1 == pytest.approx(1 - 4 * 0.05)
+    assert optimizer.beta_2 == pytest.approx(1 - 4 * (1 - default_beta_2))
+    assert optimizer.epsilon == pytest.approx(1e-6 / 2)
+
+
+def test_malladi_rule_inside_a_wrapper_and_with_accumulation():
+    # The rule reaches the optimizer that takes the rate, at the effective batch (2 x 512).
+    config = ExperimentConfig(
+        optimizer="lookahead",
+        optimizer_options={"optimizer": "adam"},
+        lr_scaling="malladi",
+        base_batch_size=256,
+        global_batch_size=512,
+        accumulation_steps=2,
+    )
+    inner = build_optimizer(config, learning_rate=1e-3).inner_optimizer.inner_optimizer
+    assert type(inner).__name__ == "Adam" and inner.beta_1 == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(optimizer="nesterov"), "has no beta_1, beta_2, epsilon"),
+        (dict(optimizer="adam", global_batch_size=4096), "too large for beta_1"),
+    ],
+)
+def test_malladi_rule_refuses_what_it_cannot_scale(changes, message):
+    config = ExperimentConfig(lr_scaling="malladi", base_batch_size=256, **changes)
+    with pytest.raises(ValueError, match=message):
+        build_optimizer(config, learning_rate=1e-3)
