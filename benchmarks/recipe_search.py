@@ -1,0 +1,299 @@
+"""The search behind the large-batch MNIST-1D recipes: which method and which aids keep
+the B=64 accuracy at batches 2048, 4096 and 8192, tuned on a validation split.
+
+Every run has the same data budget, 30 passes (``--epochs``) over the training examples
+left after holding out the last ``--validation`` of them; the eval split is that
+hold-out, so the test set plays no part in any choice here (``benchmarks/recipes.py``
+measures the shipped winners on it, once). Three stages, each a set of trainer runs in
+processes of their own through :mod:`lbkeras.tuning.study` (resumable: rerun the same
+command and finished runs are read back):
+
+1. **methods**: per batch, each of :data:`METHODS` at the rate its scaling rule gives
+   times ``1/3, 1, 3`` (the same three trials for every method and batch);
+2. **aids**: per batch, the best method at its best rate with each of :data:`AIDS` added
+   (one run each: the gain of the aid alone);
+3. **combined**: the best method with every aid that gained;
+4. **baseline**: Nesterov momentum at ``--baseline_batch_size`` (64) with the base rate
+   0.1 at 256, the same three trials.
+
+Prints (and writes to ``WORK_DIR/search.md``) the tables: best validation accuracy per
+method and batch with the rate, and per batch the gain of each aid, the train accuracy,
+the generalisation gap (train minus validation accuracy) and, with ``--sharpness``, the
+top Hessian eigenvalue of the final model (:mod:`lbkeras.analysis`).
+
+    python benchmarks/recipe_search.py --work_dir=/work/studies/recipes
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from absl import app, flags  # noqa: E402
+
+from lbkeras.atomic import write_text  # noqa: E402
+from lbkeras.scaling import scale_adam_hyperparameters  # noqa: E402
+from lbkeras.training.config import ExperimentConfig  # noqa: E402
+from lbkeras.tuning import study  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("work_dir", "", "Where the runs go (required; rerun to resume).")
+flags.DEFINE_list("batch_sizes", ["2048", "4096", "8192"], "Global batches searched.")
+flags.DEFINE_integer("validation", 4000, "Training examples held out as the eval split.")
+flags.DEFINE_float("epochs", 30, "Passes over the (reduced) training set per run.")
+flags.DEFINE_list("methods", [], "Subset of the methods (default: all).")
+flags.DEFINE_integer("baseline_batch_size", 64, "The small batch the others are compared with.")
+flags.DEFINE_bool("sharpness", False, "Measure the top Hessian eigenvalue of the aid runs.")
+
+#: Common to every run: the model, the data, 5 epochs of linear warmup.
+BASE = dict(model="mnist1d_cnn", dataset="mnist1d", base_batch_size=256, warmup_epochs=5)
+
+#: The plain recipes: optimizer, scaling rule and decay as their papers give them; the
+#: base rate is the one the rule scales (tuned at 256, or 1024 for Malladi's Adam).
+METHODS: dict[str, dict[str, Any]] = {
+    "nesterov": dict(  # Goyal et al. 2017: linear rule, warmup; cosine decay
+        optimizer="nesterov",
+        base_learning_rate=0.05,
+        lr_scaling="linear",
+        momentum=0.9,
+        weight_decay=1e-4,
+        schedule="cosine",
+    ),
+    "lars": dict(  # You, Gitman, Ginsburg 2017: linear rule, polynomial decay of power 2
+        optimizer="lars",
+        base_learning_rate=0.5,
+        lr_scaling="linear",
+        momentum=0.9,
+        weight_decay=1e-3,
+        schedule="polynomial",
+        schedule_power=2,
+    ),
+    "lamb": dict(  # You et al. 2020: square-root rule, linear decay, weight decay 0.01
+        optimizer="lamb",
+        base_learning_rate=5e-3,
+        lr_scaling="sqrt",
+        weight_decay=0.01,
+        schedule="polynomial",
+        schedule_power=1,
+    ),
+    "adam_sqrt": dict(  # Hoffer et al. 2017 / Granziol et al.: rate times sqrt(k)
+        optimizer="adam",
+        base_learning_rate=1e-3,
+        lr_scaling="sqrt",
+        weight_decay=1e-4,
+        schedule="cosine",
+    ),
+    "adam_malladi": dict(  # Malladi et al. 2022: also 1 - beta and epsilon scaled (below)
+        optimizer="adam",
+        base_learning_rate=2e-3,
+        base_batch_size=1024,
+        lr_scaling="sqrt",
+        weight_decay=1e-4,
+        schedule="cosine",
+    ),
+}
+
+#: The aids, each added alone to the best method at its best rate.
+AIDS: dict[str, dict[str, Any]] = {
+    "warmup_10": dict(warmup_epochs=10),
+    "label_smoothing": dict(label_smoothing=0.1),
+    "ghost_bn_256": dict(ghost_batch_size=256),
+    "sam": dict(sam_rho=0.05),
+    "gradient_noise": dict(gradient_noise_eta=0.01),
+    "lookahead": dict(lookahead=5),
+}
+
+
+def method_config(name: str, batch: int, work_dir: str) -> ExperimentConfig:
+    """``name`` of :data:`METHODS` at ``batch`` on the validation split."""
+    options = dict(METHODS[name])
+    if name == "adam_malladi":
+        scaled = scale_adam_hyperparameters(1.0, batch, options["base_batch_size"])
+        options["optimizer_options"] = dict(
+            beta_1=scaled.beta_1, beta_2=scaled.beta_2, epsilon=scaled.epsilon
+        )
+    return ExperimentConfig(
+        **{**BASE, **options},
+        global_batch_size=batch,
+        epochs=FLAGS.epochs,
+        dataset_options={"validation": FLAGS.validation},
+        model_dir=work_dir,
+    )
+
+
+def run_stage(
+    stage: str,
+    recipes_at: Callable[[int], dict[str, ExperimentConfig]],
+    trials: int,
+    batches: tuple[int, ...] = (),
+) -> list[dict[str, Any]]:
+    """The records of every recipe ``recipes_at(batch)`` gives, at every batch."""
+    batches = batches or tuple(map(int, FLAGS.batch_sizes))
+    settings = study.StudySettings(
+        batch_sizes=batches, target=0.99, trials=trials, lr_spread=3.0, evals_per_run=10
+    )
+    planned = []
+    for batch in batches:
+        at = dataclasses.replace(settings, batch_sizes=(batch,))
+        planned += study.plan_trials(recipes_at(batch), at, os.path.join(FLAGS.work_dir, stage))
+    return study.run_trials(planned, settings, progress=lambda line: print(line, flush=True))
+
+
+def best(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The record with the highest final validation accuracy (diverged runs: never)."""
+    done = [r for r in records if r["status"] == study.DONE]
+    return max(done, key=lambda r: r["eval_accuracy"])
+
+
+def by(records: list[dict[str, Any]], *keys: str) -> dict[tuple, list[dict[str, Any]]]:
+    grouped: dict[tuple, list[dict[str, Any]]] = {}
+    for record in records:
+        grouped.setdefault(tuple(record[k] for k in keys), []).append(record)
+    return grouped
+
+
+def winner_config(record: dict[str, Any], **changes: Any) -> ExperimentConfig:
+    """The config of ``record``'s run with ``changes``, ready to be planned again."""
+    return ExperimentConfig.from_json(json.dumps(record["config"])).replace(**changes)
+
+
+def top_eigenvalue(record: dict[str, Any]) -> float | None:
+    if not FLAGS.sharpness or record["status"] != study.DONE:
+        return None
+    from lbkeras.analysis.trained_run import SHARPNESS_FILE, SharpnessSettings, sharpness_of_run
+
+    path = os.path.join(record["config"]["model_dir"], SHARPNESS_FILE)
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)["top_eigenvalue"]
+    settings = SharpnessSettings(num_batches=2, ascent_steps=10, power_iterations=50)
+    return sharpness_of_run(record["config"]["model_dir"], settings)["top_eigenvalue"]
+
+
+def combined_recipe(
+    plain: dict[str, Any], aid_records: list[dict[str, Any]]
+) -> dict[str, ExperimentConfig]:
+    """The plain winner with every aid that beat it (none unless two or more did)."""
+    helped = [
+        aid
+        for aid in AIDS
+        for r in aid_records
+        if r["recipe"] == f"{plain['recipe']}+{aid}"
+        and r["status"] == study.DONE
+        and r["eval_accuracy"] > plain["eval_accuracy"]
+    ]
+    if len(helped) < 2:
+        return {}
+    changes = {k: v for aid in helped for k, v in AIDS[aid].items()}
+    return {"+".join([plain["recipe"], *helped]): winner_config(plain, **changes)}
+
+
+def overall_best(batch: int, plain: dict[int, dict], others: list[dict[str, Any]]) -> str:
+    return best([plain[batch], *(r for r in others if r["batch_size"] == batch)])["recipe"]
+
+
+def methods_table(records: list[dict[str, Any]]) -> str:
+    batches = list(map(int, FLAGS.batch_sizes))
+    lines = [
+        "| method | " + " | ".join(f"B={b}: val acc (rate)" for b in batches) + " |",
+        "| --- | " + " | ".join("---:" for _ in batches) + " |",
+    ]
+    grouped = by(records, "recipe", "batch_size")
+    for name in dict.fromkeys(r["recipe"] for r in records):
+        cells = []
+        for batch in batches:
+            runs = grouped.get((name, batch), [])
+            done = [r for r in runs if r["status"] == study.DONE]
+            cells.append(
+                f"{best(done)['eval_accuracy']:.4f} ({best(done)['learning_rate']:.3g})"
+                if done
+                else "diverged"
+            )
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def aids_table(plain: dict[int, dict[str, Any]], records: list[dict[str, Any]]) -> str:
+    lines = [
+        "| batch | recipe | val acc | gain (points) | train acc | gap (points) | top eigenvalue |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for batch, base in plain.items():
+        rows = [base] + [r for r in records if r["batch_size"] == batch]
+        for record in rows:
+            if record["status"] != study.DONE:
+                lines.append(f"| {batch} | {record['recipe']} | diverged | | | | |")
+                continue
+            eigenvalue = top_eigenvalue(record)
+            lines.append(
+                f"| {batch} | {record['recipe']} | {record['eval_accuracy']:.4f} "
+                f"| {100 * (record['eval_accuracy'] - base['eval_accuracy']):+.2f} "
+                f"| {record['train_accuracy']:.4f} "
+                f"| {100 * (record['train_accuracy'] - record['eval_accuracy']):.2f} "
+                f"| {'' if eigenvalue is None else f'{eigenvalue:.1f}'} |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    if not FLAGS.work_dir:
+        raise app.UsageError("--work_dir is required (rerun the same command to resume)")
+    names = FLAGS.methods or list(METHODS)
+    methods = run_stage(
+        "methods", lambda b: {n: method_config(n, b, FLAGS.work_dir) for n in names}, trials=3
+    )
+    plain = {batch: best(runs) for (batch,), runs in by(methods, "batch_size").items()}
+    aids = run_stage(
+        "aids",
+        lambda b: {
+            f"{plain[b]['recipe']}+{aid}": winner_config(plain[b], **changes)
+            for aid, changes in AIDS.items()
+        },
+        trials=1,
+    )
+    combined = run_stage(
+        "combined",
+        lambda b: combined_recipe(plain[b], [r for r in aids if r["batch_size"] == b]),
+        trials=1,
+    )
+    small = FLAGS.baseline_batch_size
+    baseline = best(
+        run_stage(
+            "baseline",
+            lambda b: {
+                "nesterov": method_config("nesterov", b, FLAGS.work_dir).replace(
+                    base_learning_rate=0.1
+                )
+            },
+            trials=3,
+            batches=(small,),
+        )
+    )
+    report = "\n\n".join(
+        [
+            f"Baseline: Nesterov at B={small}, rate {baseline['learning_rate']:.3g}: "
+            f"validation accuracy {baseline['eval_accuracy']:.4f} (best of 3 rates)",
+            f"Validation accuracy ({FLAGS.validation} held-out training examples) after "
+            f"{FLAGS.epochs:g} passes over the rest (best of 3 rates per method and batch)",
+            methods_table(methods),
+            "Aids added to each batch's best method at its best rate (one run each)",
+            aids_table(plain, aids + combined),
+            "Best per batch: "
+            + ", ".join(f"{b}: {overall_best(b, plain, aids + combined)}" for b in plain),
+        ]
+    )
+    print(report)
+    write_text(os.path.join(FLAGS.work_dir, "search.md"), report + "\n")
+
+
+if __name__ == "__main__":
+    app.run(main)
