@@ -9,7 +9,8 @@ processes of their own through :mod:`lbkeras.tuning.study` (resumable: rerun the
 command and finished runs are read back):
 
 1. **methods**: per batch, each of :data:`METHODS` at the rate its scaling rule gives
-   times ``1/3, 1, 3`` (the same three trials for every method and batch);
+   times ``1/3, 1, 3`` (the same three trials for every method and batch); where the
+   best method's best rate is at an end of that grid, one more trial 3x beyond it;
 2. **aids**: per batch, the best method at its best rate with each of :data:`AIDS` added
    (one run each: the gain of the aid alone);
 3. **combined**: the best method with every aid that gained;
@@ -52,6 +53,10 @@ flags.DEFINE_float("epochs", 30, "Passes over the (reduced) training set per run
 flags.DEFINE_list("methods", [], "Subset of the methods (default: all).")
 flags.DEFINE_integer("baseline_batch_size", 64, "The small batch the others are compared with.")
 flags.DEFINE_bool("sharpness", False, "Measure the top Hessian eigenvalue of the aid runs.")
+
+#: The rate grid: the rule's rate divided and multiplied by this (and one step further
+#: out for the best method where its best rate is at an end).
+GRID_STEP = 3.0
 
 #: Common to every run: the model, the data, 5 epochs of linear warmup.
 BASE = dict(model="mnist1d_cnn", dataset="mnist1d", base_batch_size=256, warmup_epochs=5)
@@ -138,7 +143,7 @@ def run_stage(
     """The records of every recipe ``recipes_at(batch)`` gives, at every batch."""
     batches = batches or tuple(map(int, FLAGS.batch_sizes))
     settings = study.StudySettings(
-        batch_sizes=batches, target=0.99, trials=trials, lr_spread=3.0, evals_per_run=10
+        batch_sizes=batches, target=0.99, trials=trials, lr_spread=GRID_STEP, evals_per_run=10
     )
     planned = []
     for batch in batches:
@@ -173,9 +178,26 @@ def top_eigenvalue(record: dict[str, Any]) -> float | None:
     path = os.path.join(record["config"]["model_dir"], SHARPNESS_FILE)
     if os.path.exists(path):
         with open(path) as f:
-            return json.load(f)["top_eigenvalue"]
+            return json.load(f)["top_hessian_eigenvalue"]
     settings = SharpnessSettings(num_batches=2, ascent_steps=10, power_iterations=50)
-    return sharpness_of_run(record["config"]["model_dir"], settings)["top_eigenvalue"]
+    return sharpness_of_run(record["config"]["model_dir"], settings)["top_hessian_eigenvalue"]
+
+
+def beyond_the_edge(
+    leader: dict[str, Any], records: list[dict[str, Any]]
+) -> dict[str, ExperimentConfig]:
+    """The batch's best method one grid step (x3) beyond its best rate, if that rate is
+    at an end of the grid (the optimum may lie outside it); else nothing."""
+    factors = [
+        r["lr_factor"]
+        for r in records
+        if r["recipe"] == leader["recipe"] and r["batch_size"] == leader["batch_size"]
+    ]
+    if leader["lr_factor"] not in (min(factors), max(factors)):
+        return {}
+    step = GRID_STEP if leader["lr_factor"] == max(factors) else 1 / GRID_STEP
+    rate = ExperimentConfig.from_json(json.dumps(leader["config"])).base_learning_rate
+    return {leader["recipe"]: winner_config(leader, base_learning_rate=rate * step)}
 
 
 def combined_recipe(
@@ -251,6 +273,8 @@ def main(argv: list[str]) -> None:
     methods = run_stage(
         "methods", lambda b: {n: method_config(n, b, FLAGS.work_dir) for n in names}, trials=3
     )
+    leaders = {batch: best(runs) for (batch,), runs in by(methods, "batch_size").items()}
+    methods += run_stage("edge", lambda b: beyond_the_edge(leaders[b], methods), trials=1)
     plain = {batch: best(runs) for (batch,), runs in by(methods, "batch_size").items()}
     aids = run_stage(
         "aids",

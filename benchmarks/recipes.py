@@ -5,16 +5,19 @@ normal trainer run in a process of its own; the table gives the claimed and meas
 test accuracy (mean ± standard deviation over the seeds), how far each is behind the
 B=64 baseline measured in the same invocation, and steps and training seconds. With
 ``--update_claims`` the measured figures are written into the flagfiles' claim lines
-(:mod:`lbkeras.training.claims`), with the command that measured them. Finished runs in
+(:mod:`lbkeras.training.claims`), with the command that measured them; with
+``--sharpness`` the table adds the top Hessian eigenvalue and epsilon-sharpness of each
+recipe's seed-0 model (:mod:`lbkeras.analysis`). Finished runs in
 ``--work_dir`` are reused (rerun to resume). Not a test: minutes per recipe and seed.
 
     python benchmarks/recipes.py                              # all MNIST-1D recipes, 3 seeds
     python benchmarks/recipes.py --configs=mnist1d_lars_8k --seeds=1
-    python benchmarks/recipes.py --update_claims --work_dir=/tmp/recipes
+    python benchmarks/recipes.py --update_claims --sharpness --work_dir=/tmp/recipes
 """
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import json
 import os
@@ -35,19 +38,32 @@ from tools.common import read_flagfile  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("configs", [], "Recipe names or flagfiles (default: configs/mnist1d_*.cfg).")
-flags.DEFINE_string("baseline", "mnist1d_momentum_64", "The small-batch recipe compared with.")
+flags.DEFINE_string("baseline", "mnist1d_nesterov_64", "The small-batch recipe compared with.")
 flags.DEFINE_integer("seeds", 3, "Seeds per recipe (0, 1, ...).")
 flags.DEFINE_string("work_dir", "", "Where the runs go (default: a temporary folder).")
 flags.DEFINE_string("data_dir", "", "MNIST-1D cache (default: the dataset's own).")
 flags.DEFINE_bool("update_claims", False, "Write the measured figures into the flagfiles.")
+flags.DEFINE_bool(
+    "sharpness", False, "Also measure the sharpness of each recipe's seed-0 model (about 1 min)."
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Measured:
+    """A recipe's claim as measured, with what the table adds: train accuracy (the last
+    loop's, mean over seeds) and the sharpness of seed 0's model (if measured)."""
+
+    claim: Claim
+    train_accuracy: float
+    sharpness: dict | None = None
 
 
 def recipe_path(name: str) -> str:
     return name if name.endswith(".cfg") else os.path.join(ROOT, "configs", f"{name}.cfg")
 
 
-def measure(path: str, seeds: int, work_dir: str) -> Claim:
-    """Trains the recipe once per seed (reusing finished runs); its measured claim."""
+def measure(path: str, seeds: int, work_dir: str) -> Measured:
+    """Trains the recipe once per seed (reusing finished runs); what was measured."""
     name = os.path.splitext(os.path.basename(path))[0]
     recipe = read_flagfile(path)
     if recipe.dataset_options.get("validation"):
@@ -63,13 +79,27 @@ def measure(path: str, seeds: int, work_dir: str) -> Claim:
         runs.append(_finished(config) or _train(config))
         print(f"  {name} seed {seed}: test accuracy {runs[-1]['eval_accuracy']:.4f}", flush=True)
     accuracies = [r["eval_accuracy"] for r in runs]
-    return Claim(
+    claim = Claim(
         accuracy=statistics.mean(accuracies),
         spread=statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
         seeds=seeds,
         steps=runs[0]["steps"],
         seconds=statistics.mean(r["wall_seconds"] for r in runs),
     )
+    train = statistics.mean(r["train_accuracy"] for r in runs)
+    sharpness = _sharpness(os.path.join(work_dir, name, "seed0")) if FLAGS.sharpness else None
+    return Measured(claim, train, sharpness)
+
+
+def _sharpness(model_dir: str) -> dict:
+    """The sharpness of the run's model (``lbkeras-sharpness``'s defaults), measured once."""
+    from lbkeras.analysis.trained_run import SHARPNESS_FILE, sharpness_of_run
+
+    path = os.path.join(model_dir, SHARPNESS_FILE)
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    return sharpness_of_run(model_dir, data_dir=FLAGS.data_dir or None)
 
 
 def _finished(config) -> dict | None:
@@ -92,19 +122,29 @@ def _train(config) -> dict:
     return outcome.answer
 
 
-def table(rows: list[tuple[str, Claim | None, Claim]], baseline: Claim) -> str:
+def table(rows: list[tuple[str, Claim | None, Measured]], baseline: Claim) -> str:
     lines = [
-        "| recipe | claimed | measured | behind baseline (points, measured) | steps | seconds |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| recipe | claimed | measured | behind baseline (points) | train - test (points) "
+        "| top eigenvalue | eps-sharpness | steps | seconds |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, claimed, measured in rows:
         shown = f"{claimed.accuracy:.4f} ± {claimed.spread:.4f}" if claimed else "none"
-        behind = 100 * (baseline.accuracy - measured.accuracy)
+        got = measured.claim
+        sharp = measured.sharpness or {}
         lines.append(
-            f"| {name} | {shown} | {measured.accuracy:.4f} ± {measured.spread:.4f} "
-            f"| {behind:.2f} | {measured.steps} | {measured.seconds:.0f} |"
+            f"| {name} | {shown} | {got.accuracy:.4f} ± {got.spread:.4f} "
+            f"| {100 * (baseline.accuracy - got.accuracy):.2f} "
+            f"| {100 * (measured.train_accuracy - got.accuracy):.2f} "
+            f"| {_number(sharp.get('top_hessian_eigenvalue'))} "
+            f"| {_number(sharp.get('epsilon_sharpness'))} "
+            f"| {got.steps} | {got.seconds:.0f} |"
         )
     return "\n".join(lines)
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
 
 
 def main(argv: list[str]) -> None:
@@ -123,8 +163,8 @@ def main(argv: list[str]) -> None:
         if FLAGS.update_claims:
             command = f"python benchmarks/recipes.py --configs={name} --seeds={FLAGS.seeds}"
             with open(path) as f:
-                write_text(path, with_claim(f.read(), rows[-1][2], command))
-    print(table(rows, rows[0][2]))
+                write_text(path, with_claim(f.read(), rows[-1][2].claim, command))
+    print(table(rows, rows[0][2].claim))
     print(f"runs in {work_dir}")
 
 

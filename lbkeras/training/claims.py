@@ -3,7 +3,7 @@
 A recipe in ``configs/`` that was measured states it in a comment::
 
     # measured: test accuracy 0.9925 ± 0.0008 over 3 seeds, 7500 steps, 95 s on a 2-core CPU
-    # measured by: python benchmarks/recipes.py --configs=mnist1d_momentum_64 --seeds=3
+    # measured by: python benchmarks/recipes.py --configs=mnist1d_nesterov_64 --seeds=3
 
 ``benchmarks/recipes.py`` reruns the recipes and prints what it measures beside these
 claims (and with ``--update_claims`` writes its own measurement in), and a fast test
