@@ -14,7 +14,8 @@ command and finished runs are read back):
 2. **aids**: per batch, the best method at its best rate with each of :data:`AIDS` added
    (one run each: the gain of the aid alone);
 3. **combined**: the best method with every aid that gained;
-4. **baseline**: Nesterov momentum at ``--baseline_batch_size`` (64) with the base rate
+4. **refine**: per batch, the best so far at its rate times and divided by sqrt(3);
+5. **baseline**: Nesterov momentum at ``--baseline_batch_size`` (64) with the base rate
    0.1 at 256, the same three trials.
 
 Prints (and writes to ``WORK_DIR/search.md``) the tables: best validation accuracy per
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -108,6 +110,7 @@ METHODS: dict[str, dict[str, Any]] = {
 
 #: The aids, each added alone to the best method at its best rate.
 AIDS: dict[str, dict[str, Any]] = {
+    "warmup_2": dict(warmup_epochs=2),
     "warmup_10": dict(warmup_epochs=10),
     "label_smoothing": dict(label_smoothing=0.1),
     "ghost_bn_256": dict(ghost_batch_size=256),
@@ -139,16 +142,19 @@ def run_stage(
     recipes_at: Callable[[int], dict[str, ExperimentConfig]],
     trials: int,
     batches: tuple[int, ...] = (),
+    spread: float = GRID_STEP,
 ) -> list[dict[str, Any]]:
     """The records of every recipe ``recipes_at(batch)`` gives, at every batch."""
     batches = batches or tuple(map(int, FLAGS.batch_sizes))
     settings = study.StudySettings(
-        batch_sizes=batches, target=0.99, trials=trials, lr_spread=GRID_STEP, evals_per_run=10
+        batch_sizes=batches, target=0.99, trials=trials, lr_spread=spread, evals_per_run=10
     )
     planned = []
     for batch in batches:
-        at = dataclasses.replace(settings, batch_sizes=(batch,))
-        planned += study.plan_trials(recipes_at(batch), at, os.path.join(FLAGS.work_dir, stage))
+        recipes = recipes_at(batch)
+        if recipes:  # a stage may have nothing to run at a batch (no aid helped)
+            at = dataclasses.replace(settings, batch_sizes=(batch,))
+            planned += study.plan_trials(recipes, at, os.path.join(FLAGS.work_dir, stage))
     return study.run_trials(planned, settings, progress=lambda line: print(line, flush=True))
 
 
@@ -218,8 +224,34 @@ def combined_recipe(
     return {"+".join([plain["recipe"], *helped]): winner_config(plain, **changes)}
 
 
-def overall_best(batch: int, plain: dict[int, dict], others: list[dict[str, Any]]) -> str:
-    return best([plain[batch], *(r for r in others if r["batch_size"] == batch)])["recipe"]
+def overall_best(
+    batch: int, plain: dict[int, dict], others: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return best([plain[batch], *(r for r in others if r["batch_size"] == batch)])
+
+
+def choice_table(
+    baseline: dict[str, Any], chosen: dict[int, dict[str, Any]], refined: list[dict[str, Any]]
+) -> str:
+    lines = [
+        "| batch | recipe | rate | val acc | behind baseline (points) | refined: rate (val acc) |",
+        "| ---: | --- | ---: | ---: | ---: | --- |",
+    ]
+    for batch, record in chosen.items():
+        around = [r for r in refined if r["batch_size"] == batch]
+        final = best([record, *around])
+        tried = ", ".join(
+            f"{r['learning_rate']:.3g} ({r['eval_accuracy']:.4f})"
+            if r["status"] == study.DONE
+            else f"{r['learning_rate']:.3g} (diverged)"
+            for r in around
+        )
+        lines.append(
+            f"| {batch} | {final['recipe']} | {final['learning_rate']:.3g} "
+            f"| {final['eval_accuracy']:.4f} "
+            f"| {100 * (baseline['eval_accuracy'] - final['eval_accuracy']):.2f} | {tried} |"
+        )
+    return "\n".join(lines)
 
 
 def methods_table(records: list[dict[str, Any]]) -> str:
@@ -289,6 +321,13 @@ def main(argv: list[str]) -> None:
         lambda b: combined_recipe(plain[b], [r for r in aids if r["batch_size"] == b]),
         trials=1,
     )
+    chosen = {b: overall_best(b, plain, aids + combined) for b in plain}
+    refined = run_stage(
+        "refine",
+        lambda b: {chosen[b]["recipe"]: winner_config(chosen[b])},
+        trials=2,
+        spread=math.sqrt(GRID_STEP),
+    )
     small = FLAGS.baseline_batch_size
     baseline = best(
         run_stage(
@@ -311,8 +350,8 @@ def main(argv: list[str]) -> None:
             methods_table(methods),
             "Aids added to each batch's best method at its best rate (one run each)",
             aids_table(plain, aids + combined),
-            "Best per batch: "
-            + ", ".join(f"{b}: {overall_best(b, plain, aids + combined)}" for b in plain),
+            "The choice per batch: the best of the above, refined (its rate x/÷ sqrt(3))",
+            choice_table(baseline, chosen, refined),
         ]
     )
     print(report)
