@@ -11,7 +11,7 @@ recipe's seed-0 model (:mod:`lbkeras.analysis`). Finished runs in
 ``--work_dir`` are reused (rerun to resume). Not a test: minutes per recipe and seed.
 
     python benchmarks/recipes.py                              # all MNIST-1D recipes, 3 seeds
-    python benchmarks/recipes.py --configs=mnist1d_lars_8k --seeds=1
+    python benchmarks/recipes.py --configs=mnist1d_lamb_8k --seeds=1
     python benchmarks/recipes.py --update_claims --sharpness --work_dir=/tmp/recipes
 """
 

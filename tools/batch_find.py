@@ -14,7 +14,7 @@ throughput) as the flag to paste into ``lbkeras-train``. It writes
 
     lbkeras-batch-find --model_dir=/tmp/bf
     lbkeras-batch-find --start=256 --max_batch_size=16000 --steps=5 --model_dir=/tmp/bf
-    lbkeras-batch-find --flagfile=configs/mnist1d_lars_8k.cfg --memory_limit_mb=4096 \
+    lbkeras-batch-find --flagfile=configs/mnist1d_lamb_8k.cfg --memory_limit_mb=4096 \
         --model_dir=/tmp/bf
     lbkeras-batch-find --config=/tmp/run1/config.json --multiple_of=64 --model_dir=/tmp/bf2
 

@@ -8,7 +8,7 @@ prints the suggested rates and the flags to paste into ``lbkeras-train``. It wri
 ``lr_find.json``, ``lr_find.csv`` and ``lr_find.png`` into ``--model_dir``.
 
     lbkeras-lr-find --model_dir=/tmp/lr
-    lbkeras-lr-find --flagfile=configs/mnist1d_lars_8k.cfg --model_dir=/tmp/lr8k
+    lbkeras-lr-find --flagfile=configs/mnist1d_lamb_8k.cfg --model_dir=/tmp/lr8k
     lbkeras-lr-find --config=/tmp/run1/config.json --optimizer=lamb --model_dir=/tmp/lr2
     lbkeras-lr-find --model_dir=/tmp/lr --min_lr=1e-4 --max_lr=30 --num_steps=200
 

@@ -10,7 +10,7 @@ with LARS, about a minute on a 2-core CPU.
     lbkeras-train --model_dir=/tmp/run1
     lbkeras-train --flagfile=configs/goyal_resnet50_imagenet_8k.cfg --data_dir=... --model_dir=...
     lbkeras-train --config=/tmp/run1/config.json --model_dir=/tmp/run2 --seed=1
-    lbkeras-train --flagfile=configs/mnist1d_lars_8k.cfg --dry_run --model_dir=/tmp/look
+    lbkeras-train --flagfile=configs/mnist1d_lamb_8k.cfg --dry_run --model_dir=/tmp/look
 
 Bad input (an unknown name, an impossible batch split, missing data, a flag that does
 not parse) prints one line naming the problem and exits with status 2; a NaN loss
