@@ -7,10 +7,12 @@ import pytest
 from absl import flags
 
 from lbkeras.training import build_schedule, peak_learning_rate, plan
+from lbkeras.training.claims import COMMAND_PREFIX, read_claim
 from tools import train as train_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "*.cfg")))
+MNIST1D = [path for path in CONFIGS if os.path.basename(path).startswith("mnist1d_")]
 NUM_TRAIN = {"mnist1d": 16_000, "imagenet": 1_281_167}
 
 
@@ -65,3 +67,21 @@ def test_later_flags_override_the_flagfile():
         assert train_tool.experiment_config().global_batch_size == 4096
     finally:
         flags.FLAGS.unparse_flags()
+
+
+@pytest.mark.parametrize("path", MNIST1D, ids=os.path.basename)
+def test_mnist1d_recipe_states_what_it_was_measured_to_reach(path):
+    """The claim is in the form benchmarks/recipes.py reads, with the command that
+    measured it; the recipe trains on the full training set and tests on the test set."""
+    name = os.path.basename(path)[: -len(".cfg")]
+    claim = read_claim(path)
+    assert claim is not None, f"{name}: no claim line; run benchmarks/recipes.py --update_claims"
+    assert 0.1 < claim.accuracy <= 1 and 0 <= claim.spread < 0.1 and claim.seeds >= 3, claim
+    with open(path) as f:
+        commands = [line for line in f if line.startswith(COMMAND_PREFIX)]
+    assert commands == [
+        f"{COMMAND_PREFIX}python benchmarks/recipes.py --configs={name} --seeds={claim.seeds}\n"
+    ]
+    config = _parse(path)
+    assert not config.dataset_options.get("validation"), "a claim is a test-set accuracy"
+    assert plan(config, NUM_TRAIN["mnist1d"], num_replicas=1).total_steps == claim.steps
