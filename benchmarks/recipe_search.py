@@ -44,7 +44,6 @@ sys.path.insert(0, ROOT)
 from absl import app, flags  # noqa: E402
 
 from lbkeras.atomic import write_text  # noqa: E402
-from lbkeras.scaling import scale_adam_hyperparameters  # noqa: E402
 from lbkeras.training.config import ExperimentConfig  # noqa: E402
 from lbkeras.tuning import study  # noqa: E402
 
@@ -99,11 +98,11 @@ METHODS: dict[str, dict[str, Any]] = {
         weight_decay=1e-4,
         schedule="cosine",
     ),
-    "adam_malladi": dict(  # Malladi et al. 2022: also 1 - beta and epsilon scaled (below)
+    "adam_malladi": dict(  # Malladi et al. 2022: also 1 - beta and epsilon, from 1024
         optimizer="adam",
         base_learning_rate=2e-3,
         base_batch_size=1024,
-        lr_scaling="sqrt",
+        lr_scaling="malladi",
         weight_decay=1e-4,
         schedule="cosine",
     ),
@@ -123,12 +122,7 @@ AIDS: dict[str, dict[str, Any]] = {
 
 def method_config(name: str, batch: int, work_dir: str) -> ExperimentConfig:
     """``name`` of :data:`METHODS` at ``batch`` on the validation split."""
-    options = dict(METHODS[name])
-    if name == "adam_malladi":
-        scaled = scale_adam_hyperparameters(1.0, batch, options["base_batch_size"])
-        options["optimizer_options"] = dict(
-            beta_1=scaled.beta_1, beta_2=scaled.beta_2, epsilon=scaled.epsilon
-        )
+    options = METHODS[name]
     return ExperimentConfig(
         **{**BASE, **options},
         global_batch_size=batch,
