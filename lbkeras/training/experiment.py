@@ -265,7 +265,7 @@ def _callbacks(prepared: Prepared, writers, own: list) -> list[keras.callbacks.C
     if writers:
         if not config.adascale:  # with AdaScale the rate is the gain times the rate at tau
             callbacks.append(lb_callbacks.LearningRateLogger(writers("train")))
-        callbacks.append(lb_callbacks.HParamsLogger(outputs.log_dir, _hparams(prepared)))
+        callbacks.append(lb_callbacks.HParamsLogger(writers("eval"), _hparams(prepared)))
         if config.monitor_every_steps:
             callbacks.append(
                 GradientStatisticsLogger(writers("train"), steps.per_replica_batch_size)

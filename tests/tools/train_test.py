@@ -89,20 +89,19 @@ def test_eval_curves_by_default_and_every_scalar_on_the_step_axis(finished_run):
     assert len(os.listdir(train_dir)) == 1 and len(os.listdir(eval_dir)) == 1
 
 
-def test_hparams_compare_runs_on_eval_accuracy(finished_run):
+def test_hparams_compare_runs_on_eval_accuracy(finished_run, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.plugins.hparams import metadata, plugin_data_pb2
 
-    log_dir = os.path.join(finished_run[0], "logs")
-    (name,) = [n for n in os.listdir(log_dir) if n.startswith("events.out.tfevents")]
-    accumulator = EventAccumulator(os.path.join(log_dir, name))
+    from tests.event_files import hparams_table
+
+    model_dir = finished_run[0]
+    log_dir = os.path.join(model_dir, "logs")
+    eval_dir = os.path.join(log_dir, "eval")
+    (name,) = os.listdir(eval_dir)  # the session shares the eval split's event file
+    accumulator = EventAccumulator(os.path.join(eval_dir, name))
     accumulator.Reload()
     content = accumulator.PluginTagToContent(metadata.PLUGIN_NAME)
-    experiment = plugin_data_pb2.HParamsPluginData.FromString(
-        content[metadata.EXPERIMENT_TAG]
-    ).experiment
-    metrics = {(m.name.group, m.name.tag) for m in experiment.metric_infos}
-    assert {("eval", "accuracy"), ("eval", "loss"), ("train", "loss")} <= metrics
     session = plugin_data_pb2.HParamsPluginData.FromString(
         content[metadata.SESSION_START_INFO_TAG]
     ).session_start_info
@@ -110,6 +109,14 @@ def test_hparams_compare_runs_on_eval_accuracy(finished_run):
     assert session.hparams["accumulation_steps"].number_value == 1
     assert session.hparams["optimizer"].string_value == "lars"
     assert "model_dir" not in session.hparams
+    # The table's cells, as TensorBoard computes them, under --logdir=model_dir/logs and
+    # under a folder of runs: the last eval scalars, the run's results.
+    last = {f"eval {tag}": read_scalars(eval_dir, tag)[48] for tag in ("accuracy", "loss")}
+    assert last["eval accuracy"] == pytest.approx(results(model_dir)["eval_accuracy"], rel=1e-6)
+    assert hparams_table(log_dir) == {"eval": pytest.approx(last, rel=1e-6)}
+    shutil.copytree(log_dir, tmp_path / "runs" / "run" / "logs")
+    table = hparams_table(str(tmp_path / "runs"))
+    assert table == {"run/logs/eval": pytest.approx(last, rel=1e-6)}
 
 
 def test_helpfull_documents_every_flag():
