@@ -8,9 +8,9 @@ goes to ``config.model_dir`` through :class:`~lbkeras.training.outputs.Outputs`,
 place that knows that only the chief writes there::
 
     config.json        the resolved config, written first
-    logs/              TensorBoard: the HParams session (compared on eval accuracy/loss)
-    logs/train         loss, accuracy, learning rate per step, examples/second
-    logs/eval          eval loss and accuracy, every --eval_every_loops loops
+    logs/train         TensorBoard: loss, accuracy, learning rate per step, examples/second
+    logs/eval          eval loss and accuracy, every --eval_every_loops loops, and the
+                       HParams session (compared on the last eval accuracy/loss)
     backup/            the newest backups: a killed run restarted with the same config
                        resumes exactly where the last one was taken
     model.keras        the trained model, with optimizer state
