@@ -1,6 +1,6 @@
-"""Test-session setup: two logical CPU devices for tf.distribute tests.
+"""Test-session setup: two logical CPU devices for tf.distribute tests, one inter-op thread.
 
-Logical devices must be configured before TensorFlow initialises its runtime, so
+Logical devices and the inter-op threads (``lbkeras.determinism``) must be configured before TensorFlow initialises its runtime, so
 it happens here, once, before any test module runs. Under KERAS_BACKEND=jax
 nothing imports TensorFlow.
 """
@@ -40,6 +40,10 @@ NUM_LOGICAL_CPUS = 2
 if keras.backend.backend() == "tensorflow":
     import tensorflow as tf
 
+    # Before TensorFlow's runtime starts: the trainer's default (deterministic=True) needs it.
+    from lbkeras.determinism import run_ops_one_at_a_time
+
+    run_ops_one_at_a_time()
     _cpus = tf.config.list_physical_devices("CPU")
     tf.config.set_logical_device_configuration(
         _cpus[0], [tf.config.LogicalDeviceConfiguration()] * NUM_LOGICAL_CPUS
