@@ -1,11 +1,16 @@
 """Callbacks for what matters at large batch: learning rate, throughput, metrics on the
-step axis, HParams, NaN safety and backups; one TensorBoard writer per split."""
+step axis, HParams, NaN and divergence safety and backups; one TensorBoard writer per split."""
 
 from lbkeras.callbacks.backup import Backup, backed_up_epochs, latest_backup, restore
 from lbkeras.callbacks.hparams import HPARAMS_METRICS, HParamsLogger
 from lbkeras.callbacks.learning_rate import LearningRateLogger, learning_rate_at
 from lbkeras.callbacks.metrics import MetricsLogger
-from lbkeras.callbacks.non_finite import NonFiniteLossError, StopOnNonFiniteLoss
+from lbkeras.callbacks.non_finite import (
+    LossDivergedError,
+    NonFiniteLossError,
+    StopOnNonFiniteLoss,
+    divergence_limit,
+)
 from lbkeras.callbacks.throughput import ThroughputLogger
 from lbkeras.callbacks.writers import SPLITS, SummaryWriters
 
@@ -15,12 +20,14 @@ __all__ = [
     "Backup",
     "HParamsLogger",
     "LearningRateLogger",
+    "LossDivergedError",
     "MetricsLogger",
     "NonFiniteLossError",
     "StopOnNonFiniteLoss",
     "SummaryWriters",
     "ThroughputLogger",
     "backed_up_epochs",
+    "divergence_limit",
     "latest_backup",
     "learning_rate_at",
     "restore",

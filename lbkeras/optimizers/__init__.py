@@ -1,8 +1,9 @@
 """Optimizers for large batches, and a registry that also covers Keras's own.
 
 Every entry carries tags (the facts code choosing by name needs: ``adaptive``,
-``momentum``, ``layerwise``, ``wrapper``), so no list beside the registry has to
-agree with it.
+``momentum``, ``layerwise``, ``wrapper``, and, as timm's optimizer metadata, the default
+``base_learning_rate`` and the ``base_batch_size`` it is for), so no list beside the
+registry has to agree with it.
 
 Example:
     >>> type(get("lars", learning_rate=9.0, momentum=0.9)).__name__
@@ -19,6 +20,8 @@ Example:
     ['adascale', 'agc', 'gradient_accumulation', 'gradient_noise', 'lookahead', 'trust_ratio']
     >>> is_adaptive("lamb"), is_adaptive("lars")
     (True, False)
+    >>> default_learning_rate("adam")  # (base learning rate, the batch it is for)
+    (0.001, 256)
 """
 
 from __future__ import annotations
@@ -45,30 +48,59 @@ from lbkeras.registry import Registry
 #       learning-rate rule scales it by sqrt(batch ratio), the others linearly;
 #   momentum: takes a `momentum` argument (what the trainer's --momentum sets);
 #   layerwise: lbkeras's LayerwiseOptimizer (coupled decay, exclusions);
-#   wrapper: wraps another optimizer, given as `optimizer=` (a name or an instance).
+#   wrapper: wraps another optimizer, given as `optimizer=` (a name or an instance);
+#   base_learning_rate, base_batch_size: the learning rate the trainer uses when none is
+#       given, and the batch it is for (scaled from there by the trainer's rule). Every
+#       optimizer that is not a wrapper has them; a wrapper takes its inner optimizer's.
+#       Checked on the default experiment (MNIST-1D at batch 2048, linear rule) by
+#       benchmarks/optimizer_defaults.py.
 OPTIMIZERS = Registry("optimizer")
-OPTIMIZERS.add("lars", LARS, momentum=True, layerwise=True)
-OPTIMIZERS.add("lamb", LAMB, adaptive=True, layerwise=True)
-OPTIMIZERS.add("sgd", keras.optimizers.SGD, momentum=True)
-# Keras's adaptive optimizers under their lower-case names; Keras's Lamb is kept apart
-# from lbkeras's as "keras_lamb" (it has no exclusions and no decay in r).
-for _name, _cls in {
-    "adam": keras.optimizers.Adam,
-    "adamw": keras.optimizers.AdamW,
-    "adamax": keras.optimizers.Adamax,
-    "nadam": keras.optimizers.Nadam,
-    "rmsprop": keras.optimizers.RMSprop,
-    "adagrad": keras.optimizers.Adagrad,
-    "adadelta": keras.optimizers.Adadelta,
-    "adafactor": keras.optimizers.Adafactor,
-    "ftrl": keras.optimizers.Ftrl,
-    "lion": keras.optimizers.Lion,
-    "keras_lamb": keras.optimizers.Lamb,
+
+#: The batch every default learning rate below is for (Goyal et al.'s base batch).
+DEFAULT_BASE_BATCH_SIZE = 256
+
+
+def _add(name: str, factory: Any, base_learning_rate: float, **tags: Any) -> None:
+    """Registers an optimizer that takes a learning rate, with its default per 256."""
+    OPTIMIZERS.add(
+        name,
+        factory,
+        base_learning_rate=base_learning_rate,
+        base_batch_size=DEFAULT_BASE_BATCH_SIZE,
+        **tags,
+    )
+
+
+# LARS: You et al.'s recipe as this project's default experiment (1.0 per 256, trust
+# coefficient 0.001); LAMB: 1e-3 per 256 (You et al. 2020 reach ~1e-2 at batch 32k by
+# the sqrt rule from there).
+_add("lars", LARS, 1.0, momentum=True, layerwise=True)
+_add("lamb", LAMB, 1e-3, adaptive=True, layerwise=True)
+# SGD gets the trainer's --momentum (0.9): Goyal et al.'s 0.1 per 256.
+_add("sgd", keras.optimizers.SGD, 0.1, momentum=True)
+# Keras's adaptive optimizers under their lower-case names, at Keras's default rate
+# (1e-3, the usual Adam-family rate per 256) unless said otherwise; Keras's Lamb is kept
+# apart from lbkeras's as "keras_lamb" (it has no exclusions and no decay in r).
+for _name, _cls, _rate in (
+    ("adam", keras.optimizers.Adam, 1e-3),
+    ("adamw", keras.optimizers.AdamW, 1e-3),
+    ("adamax", keras.optimizers.Adamax, 1e-3),
+    ("nadam", keras.optimizers.Nadam, 1e-3),
+    ("rmsprop", keras.optimizers.RMSprop, 1e-3),
+    # Duchi et al.'s accumulated squares shrink every step: 1e-2, as PyTorch's default.
+    ("adagrad", keras.optimizers.Adagrad, 1e-2),
+    # Zeiler's Adadelta needs no rate (1.0, PyTorch's default); Keras's 1e-3 barely moves.
+    ("adadelta", keras.optimizers.Adadelta, 1.0),
+    ("adafactor", keras.optimizers.Adafactor, 1e-3),
+    ("ftrl", keras.optimizers.Ftrl, 1e-3),
+    # Chen et al. 2023: Lion's sign update wants a rate 3-10x below AdamW's.
+    ("lion", keras.optimizers.Lion, 1e-4),
+    ("keras_lamb", keras.optimizers.Lamb, 1e-3),
     # Orthogonalised momentum for matrices, AdamW for the rest (Jordan et al. 2024);
     # its own momentum (0.95) is kept: the trainer's --momentum is SGD's.
-    "muon": keras.optimizers.Muon,
-}.items():
-    OPTIMIZERS.add(_name, _cls, adaptive=True)
+    ("muon", keras.optimizers.Muon, 1e-3),
+):
+    _add(_name, _cls, _rate, adaptive=True)
 
 
 def _sgd_with_momentum(nesterov: bool, **kwargs: Any) -> keras.optimizers.SGD:
@@ -78,8 +110,8 @@ def _sgd_with_momentum(nesterov: bool, **kwargs: Any) -> keras.optimizers.SGD:
 
 # SGD with momentum 0.9 by default: "momentum" is Goyal et al.'s optimizer,
 # "nesterov" the one Nado et al. 2021 tune to match LARS at batch 32k.
-OPTIMIZERS.add("momentum", functools.partial(_sgd_with_momentum, False), momentum=True)
-OPTIMIZERS.add("nesterov", functools.partial(_sgd_with_momentum, True), momentum=True)
+_add("momentum", functools.partial(_sgd_with_momentum, False), 0.1, momentum=True)
+_add("nesterov", functools.partial(_sgd_with_momentum, True), 0.1, momentum=True)
 
 
 #: The inner optimizer of a wrapper given by name when none is named.
@@ -131,7 +163,25 @@ def is_adaptive(name: str) -> bool:
     return bool(OPTIMIZERS.tags(name).get("adaptive", False))
 
 
+def default_learning_rate(name: str) -> tuple[float, int]:
+    """The default base learning rate of the optimizer registered under ``name``, and the
+    batch size it is for.
+
+    Raises:
+        ValueError: an unknown name, or a wrapper (it takes the rate of the optimizer it
+            wraps: ask for that one).
+    """
+    tags = OPTIMIZERS.tags(name)
+    if tags.get("wrapper"):
+        raise ValueError(
+            f"{name!r} wraps another optimizer and takes its learning rate: ask for the "
+            "default of the optimizer it wraps"
+        )
+    return tags["base_learning_rate"], tags["base_batch_size"]
+
+
 __all__ = [
+    "DEFAULT_BASE_BATCH_SIZE",
     "DEFAULT_INNER_OPTIMIZER",
     "LAMB",
     "LARS",
@@ -145,6 +195,7 @@ __all__ = [
     "OptimizerWrapper",
     "PiecewiseConstantSteps",
     "TrustRatio",
+    "default_learning_rate",
     "get",
     "is_adaptive",
     "names",

@@ -50,7 +50,15 @@ MIXED_PRECISION_POLICIES = {
 
 #: Settings that change how a run behaves but not what it computes: a run resumed with
 #: other values of these is the same run, and they are not hyper-parameters.
-RUN_BEHAVIOUR = ("model_dir", "data_dir", "resume", "verbose", "backup_every_seconds")
+RUN_BEHAVIOUR = (
+    "model_dir",
+    "data_dir",
+    "resume",
+    "verbose",
+    "backup_every_seconds",
+    "divergence_factor",
+    "deterministic",
+)
 
 #: The decays after warmup that the trainer builds (``lbkeras.training.recipe``).
 SCHEDULES = ("polynomial", "linear", "cosine", "step", "rsqrt", "constant")
@@ -89,7 +97,12 @@ class ExperimentConfig:
     data_dir: str = setting("", "Folder of the dataset (default: the dataset's own).")
     # The batch and the learning rate.
     global_batch_size: int = setting(2048, "Examples per step, summed over all replicas.")
-    base_learning_rate: float = setting(1.0, "Learning rate tuned at --base_batch_size.")
+    base_learning_rate: float = setting(
+        0.0,
+        "Learning rate tuned at --base_batch_size; 0: the optimizer's default "
+        "(lbkeras.optimizers.default_learning_rate; LARS: 1.0 per 256, the Adam family: "
+        "1e-3 per 256, SGD: 0.1 per 256), scaled to --base_batch_size by --lr_scaling.",
+    )
     base_batch_size: int = setting(256, "Batch size --base_learning_rate was tuned for.")
     lr_scaling: str = setting(
         "linear",
@@ -191,6 +204,12 @@ class ExperimentConfig:
         "none", "Mixed-precision policy.", choices=tuple(MIXED_PRECISION_POLICIES)
     )
     jit_compile: bool = setting(False, "XLA-compile the train step.")
+    deterministic: bool = setting(
+        True,
+        "Run TensorFlow's ops one at a time (one inter-op thread; each op still uses every "
+        "core), so that the same config and seed give bit-identical weights whatever else "
+        "runs on the machine (lbkeras.determinism; cost: benchmarks/determinism_cost.py).",
+    )
     # Outputs, evaluation, fault tolerance.
     model_dir: str = setting(
         "", "Folder for logs, backups, the model and results (default: a new temporary folder)."
@@ -210,6 +229,13 @@ class ExperimentConfig:
         "(0: after every loop); a killed run restarted with the same flags resumes there.",
     )
     resume: bool = setting(True, "Resume from the backup in --model_dir if there is one.")
+    divergence_factor: float = setting(
+        100.0,
+        "Stop as for a NaN loss (exit status 3, the last good backup kept) when a loop's mean "
+        "training loss exceeds this many times ln(num_classes), the cross-entropy of a "
+        "uniform prediction, where training starts: the run diverged (lower "
+        "--base_learning_rate). 0: off.",
+    )
     verbose: int = setting(1, "0 silent, 1 progress bar, 2 one line per loop.")
 
     def __post_init__(self) -> None:
@@ -234,7 +260,7 @@ class ExperimentConfig:
         ):
             check_int(name, getattr(self, name))
         check_int("eval_every_loops", self.eval_every_loops)
-        check_float("base_learning_rate", self.base_learning_rate, positive=True)
+        check_float("base_learning_rate", self.base_learning_rate)
         for name in (
             "weight_decay",
             "warmup_epochs",
@@ -245,6 +271,7 @@ class ExperimentConfig:
             "agc",
             "sam_rho",
             "backup_every_seconds",
+            "divergence_factor",
         ):
             check_float(name, getattr(self, name))
         check_float("decay_rate", self.decay_rate, positive=True)

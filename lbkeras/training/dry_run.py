@@ -32,7 +32,12 @@ import numpy as np
 from lbkeras.atomic import save_atomically
 from lbkeras.training.config import ExperimentConfig
 from lbkeras.training.experiment import prepare
-from lbkeras.training.recipe import build_optimizer, effective_batch_size, peak_learning_rate
+from lbkeras.training.recipe import (
+    base_learning_rate,
+    build_optimizer,
+    effective_batch_size,
+    peak_learning_rate,
+)
 
 #: At most this many steps are drawn (evenly spaced, plus the warmup's end).
 PLOT_POINTS = 2000
@@ -66,6 +71,8 @@ def dry_run(config: ExperimentConfig) -> dict[str, Any]:
         "loops": steps.loops,
         "steps_per_loop": steps.steps_per_loop,
         "warmup_steps": steps.warmup_steps,
+        "base_learning_rate": base_learning_rate(config),
+        "base_batch_size": config.base_batch_size,
         "peak_learning_rate": peak_learning_rate(config),
         "first_learning_rate": float(prepared.schedule(0)),
         "final_learning_rate": float(prepared.schedule(steps.total_steps - 1)),

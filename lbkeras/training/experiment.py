@@ -44,7 +44,7 @@ import keras
 import tensorflow as tf
 
 from lbkeras import callbacks as lb_callbacks
-from lbkeras import data, layers, models, optimizers
+from lbkeras import data, determinism, layers, models, optimizers
 from lbkeras.data import stream
 from lbkeras.distribute import across_workers, keras_compat, make_strategy, worker_role
 from lbkeras.monitoring.logger import AdaScaleProgress, GradientStatisticsLogger, find_in_chain
@@ -53,6 +53,7 @@ from lbkeras.training.outputs import Outputs
 from lbkeras.training.plan import Plan, plan
 from lbkeras.training.recipe import (
     adam_scaling,
+    base_learning_rate,
     base_optimizer_name,
     build_optimizer,
     build_schedule,
@@ -99,7 +100,9 @@ def run(
 
     Raises:
         ValueError: a bad config, dataset or strategy, with the fix in the message.
-        lbkeras.callbacks.NonFiniteLossError: the loss became NaN or infinite.
+        lbkeras.callbacks.NonFiniteLossError: the loss became NaN or infinite, or (its
+            subclass ``LossDivergedError``) a loop's mean loss rose above
+            ``config.divergence_factor`` x ln(num_classes).
     """
     prepared = prepare(config)
     prepared.outputs.write_config(config)
@@ -122,6 +125,8 @@ def prepare(config: ExperimentConfig) -> Prepared:
     """
     if not config.model_dir:
         raise ValueError("model_dir is required: the folder for logs, backups and results")
+    if config.deterministic:  # before the strategy starts TensorFlow's runtime
+        determinism.run_ops_one_at_a_time()
     models.MODELS.factory(config.model)
     optimizers.OPTIMIZERS.factory(base_optimizer_name(config))
     adam_scaling(config)
@@ -254,11 +259,17 @@ def train(
 
 
 def _callbacks(prepared: Prepared, writers, own: list) -> list[keras.callbacks.Callback]:
-    """The trainer's callbacks, in order: the NaN guard first (a NaN epoch must not be
-    backed up), the backup, ``own`` (measuring), then what only the chief writes."""
+    """The trainer's callbacks, in order: the NaN and divergence guard first (such an
+    epoch must not be backed up), the backup, ``own`` (measuring), then what only the
+    chief writes."""
     config, steps, outputs = prepared.config, prepared.plan, prepared.outputs
+    num_classes = prepared.source.info.num_classes
     callbacks = [
-        lb_callbacks.StopOnNonFiniteLoss(),
+        lb_callbacks.StopOnNonFiniteLoss(
+            lb_callbacks.divergence_limit(num_classes, config.divergence_factor),
+            f"{config.divergence_factor:g} x ln({num_classes} classes), "
+            "the loss of a uniform prediction: --divergence_factor",
+        ),
         lb_callbacks.Backup(outputs.backup_dir, every_seconds=config.backup_every_seconds),
         *(callback for callback in own if callback is not None),
     ]
@@ -302,6 +313,7 @@ def report(prepared: Prepared, trained: Trained) -> dict[str, Any]:
         "global_batch_size": config.global_batch_size,
         "effective_batch_size": effective_batch_size(config),
         "num_replicas": steps.num_replicas,
+        "base_learning_rate": base_learning_rate(config),
         "peak_learning_rate": peak_learning_rate(config),
     }
     adascale = find_in_chain(trained.model.optimizer, optimizers.AdaScale)
@@ -383,6 +395,7 @@ def _loss(one_hot: bool, label_smoothing: float) -> keras.losses.Loss:
 def _hparams(prepared: Prepared) -> dict[str, Any]:
     """Every setting that changes what a run computes, and the resolved peak rate."""
     hparams = prepared.config.hyperparameters()
+    hparams["base_learning_rate"] = base_learning_rate(prepared.config)  # 0: resolved
     hparams["peak_learning_rate"] = peak_learning_rate(prepared.config)
     return hparams
 

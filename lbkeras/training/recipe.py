@@ -5,8 +5,10 @@ Example:
     ...     "optimizer": "lamb", "sync_period": 5}, lr_scaling="auto", weight_decay=0.01)
     >>> base_optimizer_name(config)
     'lamb'
-    >>> peak_learning_rate(config)  # sqrt rule: 1.0 * sqrt(2048 / 256)
-    2.8284271247461903
+    >>> base_learning_rate(config)  # LAMB's default (per 256)
+    0.001
+    >>> peak_learning_rate(config)  # sqrt rule: 0.001 * sqrt(2048 / 256)
+    0.0028284271247461905
     >>> optimizer = build_optimizer(config, learning_rate=0.1)
     >>> type(optimizer).__name__, type(optimizer.inner_optimizer).__name__
     ('Lookahead', 'LAMB')
@@ -68,13 +70,27 @@ def effective_batch_size(config: ExperimentConfig) -> int:
     return config.global_batch_size * accumulation_steps(config)
 
 
-def peak_learning_rate(config: ExperimentConfig) -> float:
-    """``base_learning_rate`` scaled from ``base_batch_size`` to the effective global batch
-    (with AdaScale, unscaled: the gain scales each step)."""
-    if config.adascale:
+def base_learning_rate(config: ExperimentConfig) -> float:
+    """The learning rate at ``base_batch_size``: ``config.base_learning_rate``, or if that
+    is 0 (not given), the default of the optimizer that takes the rate (a wrapper's inner
+    one, :func:`lbkeras.optimizers.default_learning_rate`), scaled by ``lr_scaling`` from
+    the batch that default is for to ``base_batch_size``."""
+    if config.base_learning_rate:
         return config.base_learning_rate
+    name = base_optimizer_name(config)
+    rate, batch = optimizers.default_learning_rate(name)
     return scale_learning_rate(
-        config.base_learning_rate,
+        rate, config.base_batch_size, batch, rule=config.lr_scaling, optimizer=name
+    )
+
+
+def peak_learning_rate(config: ExperimentConfig) -> float:
+    """:func:`base_learning_rate` scaled from ``base_batch_size`` to the effective global
+    batch (with AdaScale, unscaled: the gain scales each step)."""
+    if config.adascale:
+        return base_learning_rate(config)
+    return scale_learning_rate(
+        base_learning_rate(config),
         effective_batch_size(config),
         config.base_batch_size,
         rule=config.lr_scaling,

@@ -49,6 +49,7 @@ from lbkeras.training.config import ExperimentConfig, setting
 from lbkeras.training.plan import plan
 from lbkeras.training.recipe import (
     accumulation_steps,
+    base_learning_rate,
     base_optimizer_name,
     effective_batch_size,
     peak_learning_rate,
@@ -183,7 +184,7 @@ def plan_trials(
             total = plan(at_batch, num_train, num_replicas=1).total_steps
             for index, factor in enumerate(learning_rate_factors(settings)):
                 config = at_batch.replace(
-                    base_learning_rate=recipe.base_learning_rate * factor,
+                    base_learning_rate=base_learning_rate(recipe) * factor,  # 0: resolved
                     model_dir=os.path.join(study_dir, name, f"b{batch}", f"t{index}"),
                     steps_per_loop=max(1, round(total / settings.evals_per_run)),
                     eval_every_loops=1,

@@ -51,3 +51,14 @@ def test_tags_say_what_each_optimizer_is():
 def test_unknown_optimizer_lists_choices():
     with pytest.raises(ValueError, match="choose one of: .*lars"):
         optimizers.get("lars2")
+
+
+def test_every_optimizer_has_a_default_learning_rate_and_its_batch():
+    for name in optimizers.names(wrapper=False):
+        rate, batch = optimizers.default_learning_rate(name)
+        assert 0 < rate <= 1.0 and batch == optimizers.DEFAULT_BASE_BATCH_SIZE, name
+    assert optimizers.default_learning_rate("lars") == (1.0, 256)  # the default experiment's
+    assert optimizers.default_learning_rate("nesterov") == (0.1, 256)  # Goyal et al.'s
+    for name in optimizers.names(wrapper=True):  # a wrapper takes its inner optimizer's
+        with pytest.raises(ValueError, match="ask for the default of the optimizer it wraps"):
+            optimizers.default_learning_rate(name)

@@ -205,6 +205,20 @@ def test_nan_loss_stops_with_a_message(tmp_path, data_dir):
     assert not os.path.exists(os.path.join(model_dir, "model.keras"))
 
 
+def test_a_diverged_loss_stops_with_one_line(tmp_path, data_dir):
+    # LAMB at 8x its default rate: loop means about 144, then 6.6e5, never NaN (the limit
+    # is 100 x ln(10) = 230); before the divergence guard this ended with exit status 0.
+    model_dir = str(tmp_path / "run")
+    done = train(model_dir, data_dir, "--optimizer=lamb", "--base_learning_rate=8", "--epochs=3")
+    assert done.returncode == 3, done.stderr[-2000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("lbkeras-train")]
+    assert len(errors) == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert re.search(r"is above 230.3 \(100 x ln\(10 classes\).*diverged", errors[0])
+    assert "--base_learning_rate" in errors[0]
+    assert not os.path.exists(os.path.join(model_dir, "results.json"))
+    assert not os.path.exists(os.path.join(model_dir, "model.keras"))
+
+
 def test_wrapper_flags_train_and_reload(tmp_path, data_dir):
     model_dir = str(tmp_path / "run")
     done = train(

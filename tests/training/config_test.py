@@ -61,6 +61,7 @@ CHANGED = ExperimentConfig(
     eval_every_loops=3,
     backup_every_seconds=300.0,
     resume=False,
+    divergence_factor=1e3,
     verbose=2,
 )
 
@@ -132,6 +133,8 @@ def test_unknown_config_keys_are_refused():
         (dict(global_batch_size=-8), "global_batch_size"),
         (dict(epochs=0.0), "epochs"),
         (dict(base_learning_rate=float("nan")), "base_learning_rate"),
+        (dict(base_learning_rate=-0.1), "base_learning_rate"),  # 0: the optimizer's default
+        (dict(divergence_factor=-1.0), "divergence_factor"),
         (dict(lr_scaling="cubic"), "lr_scaling='cubic'; choose one of: linear, sqrt"),
         (dict(mixed_precision="int8"), "mixed_precision"),
         (dict(strategy="horovod"), "strategy='horovod'; choose one of: default"),
@@ -157,5 +160,6 @@ def test_train_steps_replace_epochs():
 def test_hyperparameters_leave_out_how_a_run_behaves():
     hparams = CHANGED.hyperparameters()
     assert "model_dir" not in hparams and "verbose" not in hparams
+    assert "divergence_factor" not in hparams  # a resumed run may change it
     assert hparams["global_batch_size"] == 4096 and hparams["decay_epochs"] == "[30.0, 60.5, 80.0]"
     assert all(isinstance(v, (bool, int, float, str)) for v in hparams.values())
