@@ -4,11 +4,11 @@ import glob
 import os
 
 import pytest
-from absl import flags
 
 from lbkeras.training import build_schedule, peak_learning_rate, plan
 from lbkeras.training.claims import COMMAND_PREFIX, read_claim
 from tools import train as train_tool
+from tools.common import experiment_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "*.cfg")))
@@ -16,13 +16,14 @@ MNIST1D = [path for path in CONFIGS if os.path.basename(path).startswith("mnist1
 NUM_TRAIN = {"mnist1d": 16_000, "imagenet": 1_281_167}
 
 
-def _parse(path):
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS(["train", f"--flagfile={path}", "--model_dir=/unused"])
+def _parse(path, *more_flags):
+    """The trainer's config for the recipe at ``path`` and ``more_flags`` after it."""
+    train_tool.FLAGS.unparse_flags()
+    train_tool.FLAGS(["train", f"--flagfile={path}", "--model_dir=/unused", *more_flags])
     try:
-        return train_tool.experiment_config()
+        return experiment_config(train_tool.FLAGS)
     finally:
-        flags.FLAGS.unparse_flags()
+        train_tool.FLAGS.unparse_flags()
 
 
 def test_there_are_recipes():
@@ -61,12 +62,7 @@ def test_published_numbers_reach_the_config():
 
 def test_later_flags_override_the_flagfile():
     path = os.path.join(ROOT, "configs", "mnist1d_lars_2k.cfg")
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS(["train", f"--flagfile={path}", "--global_batch_size=4096", "--model_dir=/x"])
-    try:
-        assert train_tool.experiment_config().global_batch_size == 4096
-    finally:
-        flags.FLAGS.unparse_flags()
+    assert _parse(path, "--global_batch_size=4096").global_batch_size == 4096
 
 
 @pytest.mark.parametrize("path", MNIST1D, ids=os.path.basename)

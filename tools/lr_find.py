@@ -3,11 +3,12 @@
 Builds the model, optimizer and input exactly as ``lbkeras-train`` would for the same
 flags (every setting of :class:`lbkeras.training.ExperimentConfig` is a flag, and
 ``--flagfile``/``--config`` work as there), raises the learning rate exponentially from
-``--min_lr`` to ``--max_lr`` over at most ``--num_steps`` steps at the global batch, and
-prints the suggested rates and the flags to paste into ``lbkeras-train``. It writes
-``lr_find.json``, ``lr_find.csv`` and ``lr_find.png`` into ``--model_dir``.
+``--min_lr`` to ``--max_lr`` over at most ``--num_steps`` steps at the global batch (the
+trainer's schedule and length are not used), and prints the suggested rates and the flags
+to paste into ``lbkeras-train``. It writes ``lr_find.json``, ``lr_find.csv`` and
+``lr_find.png`` into ``--model_dir`` (default: a new ``runs/DATE-TIME``).
 
-    lbkeras-lr-find --model_dir=/tmp/lr
+    lbkeras-lr-find
     lbkeras-lr-find --flagfile=configs/mnist1d_lamb_8k.cfg --model_dir=/tmp/lr8k
     lbkeras-lr-find --config=/tmp/run1/config.json --optimizer=lamb --model_dir=/tmp/lr2
     lbkeras-lr-find --model_dir=/tmp/lr --min_lr=1e-4 --max_lr=30 --num_steps=200
@@ -18,9 +19,9 @@ data) prints one line naming the problem, writes nothing and exits with status 2
 
 from __future__ import annotations
 
-import os
+import logging
 
-from absl import app
+from absl import flags
 
 from lbkeras.training.config_flags import config_from_flags, define_flags
 from lbkeras.tuning.lr_find import (
@@ -32,23 +33,19 @@ from lbkeras.tuning.lr_find import (
     paste_flags,
 )
 
-from .common import FLAGS, experiment_config, fail, flags_parser, no_arguments
+from .common import define_experiment_flags, experiment_config, run_tool
 
-define_flags(RangeTestSettings, FLAGS)
+FLAGS = flags.FlagValues()
+define_flags(RangeTestSettings, FLAGS, group="range test")
+define_experiment_flags(FLAGS)
 
 PROGRAM = "lbkeras-lr-find"
 
 
-def main(argv: list[str]) -> int:
-    if (bad := no_arguments(PROGRAM, argv)) is not None:
-        return bad
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        settings = config_from_flags(RangeTestSettings, FLAGS)
-        config = experiment_config()
-        test = lr_find(config, settings, config.model_dir)
-    except (ValueError, TypeError, FileNotFoundError) as error:
-        return fail(PROGRAM, f"error: {error}")
+def main() -> int:
+    settings = config_from_flags(RangeTestSettings, FLAGS)
+    config = experiment_config(FLAGS)
+    test = lr_find(config, settings, config.model_dir)
     stop = (
         f"stopped at {test.diverged_at:.3g}, where the loss blew up"
         if test.diverged_at is not None
@@ -67,12 +64,10 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-_parse_flags = flags_parser(PROGRAM)
-
-
 def run_main() -> None:
-    """Console-script entry point (``lbkeras-lr-find``)."""
-    app.run(main, flags_parser=_parse_flags)
+    """Console-script entry point (``lbkeras-lr-find``). Log level WARNING: the trainer's
+    plan line (its schedule and length) is not what the range test runs."""
+    run_tool(PROGRAM, main, FLAGS, __doc__, log_level=logging.WARNING)
 
 
 if __name__ == "__main__":

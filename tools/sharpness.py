@@ -16,32 +16,39 @@ parse) prints one line naming the problem, writes nothing and exits with status 
 
 from __future__ import annotations
 
-import os
-
-from absl import app, flags
+from absl import flags
 
 from lbkeras.analysis.trained_run import SHARPNESS_FILE, SharpnessSettings, sharpness_of_run
+from lbkeras.training.config import EXPERIMENT
 from lbkeras.training.config_flags import config_from_flags, define_flags
 
-from .common import FLAGS, fail, flags_parser, no_arguments
+from .common import run_tool
 
-define_flags(SharpnessSettings, FLAGS)
-flags.DEFINE_string("run_dir", "", "A trainer run's folder (its --model_dir) to measure.")
+FLAGS = flags.FlagValues()
+flags.DEFINE_string(
+    "run_dir",
+    "",
+    "A trainer run's folder (its --model_dir) to measure.",
+    flag_values=FLAGS,
+    module_name=EXPERIMENT,
+)
+flags.DEFINE_string(
+    "data_dir",
+    "",
+    "Folder of the run's dataset (default: the one in its config.json).",
+    flag_values=FLAGS,
+    module_name=EXPERIMENT,
+)
+define_flags(SharpnessSettings, FLAGS, group="measuring")
 
 PROGRAM = "lbkeras-sharpness"
 
 
-def main(argv: list[str]) -> int:
-    if (bad := no_arguments(PROGRAM, argv)) is not None:
-        return bad
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+def main() -> int:
     if not FLAGS.run_dir:
-        return fail(PROGRAM, "error: --run_dir is required: the folder of a trainer run")
-    try:
-        settings = config_from_flags(SharpnessSettings, FLAGS)
-        measured = sharpness_of_run(FLAGS.run_dir, settings, data_dir=FLAGS.data_dir or None)
-    except (ValueError, TypeError, FileNotFoundError) as error:
-        return fail(PROGRAM, f"error: {error}")
+        raise ValueError("--run_dir is required: the folder of a trainer run")
+    settings = config_from_flags(SharpnessSettings, FLAGS)
+    measured = sharpness_of_run(FLAGS.run_dir, settings, data_dir=FLAGS.data_dir or None)
     converged = "converged" if measured["eigenvalue_converged"] else "NOT converged"
     print(
         f"sharpness of {FLAGS.run_dir} on {measured['num_examples']} training examples "
@@ -55,12 +62,9 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-_parse_flags = flags_parser(PROGRAM)
-
-
 def run_main() -> None:
     """Console-script entry point (``lbkeras-sharpness``)."""
-    app.run(main, flags_parser=_parse_flags)
+    run_tool(PROGRAM, main, FLAGS, __doc__)
 
 
 if __name__ == "__main__":

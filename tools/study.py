@@ -22,20 +22,27 @@ import dataclasses
 import logging
 import os
 
-from absl import app, flags
+from absl import flags
 
 from lbkeras.training.config_flags import ExperimentConfig, config_from_flags, define_flags
-from lbkeras.tuning.study import StudySettings
+from lbkeras.tuning.study import StudySettings, run_study
+from lbkeras.tuning.study_report import markdown
 
-from .common import FLAGS, experiment_config, fail, flags_parser, no_arguments, read_flagfile
+from .common import define_experiment_flags, experiment_config, read_flagfile, run_tool
 
-define_flags(StudySettings, FLAGS)
+FLAGS = flags.FlagValues()
+STUDY = "study"  # the topic of this tool's own flags in --help
 flags.DEFINE_list(
     "recipes",
     [],
     "Flagfiles of lbkeras-train, one per recipe (named after the file); none: the "
     "experiment the other flags give, named default.",
+    flag_values=FLAGS,
+    module_name=STUDY,
 )
+define_flags(StudySettings, FLAGS, group=STUDY)
+define_experiment_flags(FLAGS, new_run_dir=False)
+FLAGS["model_dir"].help += " Required: the study's folder (rerun the command to resume)."
 
 PROGRAM = "lbkeras-study"
 
@@ -43,7 +50,7 @@ PROGRAM = "lbkeras-study"
 def recipes_from_flags() -> dict[str, ExperimentConfig]:
     """Each ``--recipes`` flagfile as a config, with this command's experiment flags on top."""
     if not FLAGS.recipes:
-        return {"default": experiment_config()}
+        return {"default": experiment_config(FLAGS)}
     recipes = {}
     for path in FLAGS.recipes:
         name = os.path.splitext(os.path.basename(path))[0]
@@ -57,23 +64,12 @@ def recipes_from_flags() -> dict[str, ExperimentConfig]:
     return recipes
 
 
-def main(argv: list[str]) -> int:
-    if (bad := no_arguments(PROGRAM, argv)) is not None:
-        return bad
+def main() -> int:
     if not FLAGS.model_dir:
-        return fail(PROGRAM, "error: --model_dir is required: the study's folder (rerun to resume)")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.getLogger().setLevel(logging.WARNING)
-    from lbkeras.tuning.study import run_study
-
-    try:
-        settings = config_from_flags(StudySettings, FLAGS)
-        recipes = recipes_from_flags()
-        summary = run_study(recipes, settings, FLAGS.model_dir, progress=_print)
-    except (ValueError, TypeError, FileNotFoundError) as error:
-        return fail(PROGRAM, f"error: {error}")
-    from lbkeras.tuning.study_report import markdown
-
+        raise ValueError("--model_dir is required: the study's folder (rerun to resume)")
+    settings = config_from_flags(StudySettings, FLAGS)
+    recipes = recipes_from_flags()
+    summary = run_study(recipes, settings, FLAGS.model_dir, progress=_print)
     print(markdown(summary), end="")
     print(f"study {dataclasses.asdict(settings)} written to {FLAGS.model_dir}")
     return 0
@@ -83,12 +79,9 @@ def _print(line: str) -> None:
     print(line, flush=True)
 
 
-_parse_flags = flags_parser(PROGRAM)
-
-
 def run_main() -> None:
     """Console-script entry point (``lbkeras-study``)."""
-    app.run(main, flags_parser=_parse_flags)
+    run_tool(PROGRAM, main, FLAGS, __doc__, log_level=logging.WARNING)
 
 
 if __name__ == "__main__":

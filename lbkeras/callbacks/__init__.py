@@ -1,7 +1,13 @@
 """Callbacks for what matters at large batch: learning rate, throughput, metrics on the
 step axis, HParams, NaN and divergence safety and backups; one TensorBoard writer per split."""
 
-from lbkeras.callbacks.backup import Backup, backed_up_epochs, latest_backup, restore
+from lbkeras.callbacks.backup import (
+    Backup,
+    backed_up_epochs,
+    backup_record,
+    latest_backup,
+    restore,
+)
 from lbkeras.callbacks.hparams import HPARAMS_METRICS, HParamsLogger
 from lbkeras.callbacks.learning_rate import LearningRateLogger, learning_rate_at
 from lbkeras.callbacks.metrics import MetricsLogger
@@ -27,6 +33,7 @@ __all__ = [
     "SummaryWriters",
     "ThroughputLogger",
     "backed_up_epochs",
+    "backup_record",
     "divergence_limit",
     "latest_backup",
     "learning_rate_at",

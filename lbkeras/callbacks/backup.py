@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 import time
+from collections.abc import Callable
 
 import keras
 
-from lbkeras.atomic import save_atomically
+from lbkeras.atomic import save_atomically, write_atomically
 from lbkeras.distribute import across_workers
 
 _NAME = "epoch-{:06d}.weights.h5"
+_RECORD = "epoch-{:06d}.json"
 _PATTERN = re.compile(r"epoch-(\d{6})\.weights\.h5$")
+_EPOCH = re.compile(r"epoch-(\d{6})\.")  # a backup's files: its weights and its record
 
 
 class Backup(keras.callbacks.Callback):
@@ -30,11 +34,18 @@ class Backup(keras.callbacks.Callback):
     each worker keeps its own, all back up the same epochs (a save is due when it is on
     any worker's clock) and :func:`latest_backup` lets them agree on one.
 
+    Beside the weights, each backup keeps a record (:func:`backup_record`): the epoch's
+    logs (its loss and metrics, eval ones included) and ``figures()``. A run killed after
+    its last backup has nothing left to train when restarted, but can still report how
+    its training went.
+
     Args:
         backup_dir: the folder of the backups (created if needed).
         every_seconds: the least time between two saves; 0 saves after every epoch.
         keep: how many backups to keep (>= 2 for multi-worker training: a worker killed
             while saving has the one before).
+        figures: called at every save; more numbers for the record (the trainer keeps
+            its throughput and training time so far).
 
     Example:
         >>> import tempfile
@@ -48,6 +59,8 @@ class Backup(keras.callbacks.Callback):
         ...               callbacks=[Backup(backup_dir, every_seconds=0)])
         >>> backed_up_epochs(backup_dir)  # the newest two
         [2, 3]
+        >>> sorted(backup_record(backup_dir, 3))  # the logs of epoch 3
+        ['loss']
         >>> resumed = make_model()
         >>> resumed.build((None, 2))
         >>> restore(resumed, backup_dir, latest_backup(backup_dir))
@@ -56,7 +69,13 @@ class Backup(keras.callbacks.Callback):
         >>> _ = resumed.fit(x, y, initial_epoch=3, epochs=4, verbose=0)
     """
 
-    def __init__(self, backup_dir: str, every_seconds: float = 60.0, keep: int = 2) -> None:
+    def __init__(
+        self,
+        backup_dir: str,
+        every_seconds: float = 60.0,
+        keep: int = 2,
+        figures: Callable[[], dict[str, float]] | None = None,
+    ) -> None:
         super().__init__()
         if every_seconds < 0:
             raise ValueError(f"every_seconds must be >= 0, got {every_seconds}")
@@ -65,8 +84,10 @@ class Backup(keras.callbacks.Callback):
         self.backup_dir = backup_dir
         self.every_seconds = every_seconds
         self.keep = keep
+        self.figures = figures
         self._last_save = 0.0
         self._last_epoch = None
+        self._last_logs = {}
         self._saved_epoch = None
 
     def on_train_begin(self, logs=None):
@@ -74,6 +95,7 @@ class Backup(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._last_epoch = epoch + 1
+        self._last_logs = dict(logs or {})
         if self._due():
             self.save(epoch + 1)
 
@@ -95,10 +117,18 @@ class Backup(keras.callbacks.Callback):
     def save(self, epoch: int) -> None:
         """Saves the state after ``epoch`` epochs, then removes all but the newest backups."""
         os.makedirs(self.backup_dir, exist_ok=True)
-        path = os.path.join(self.backup_dir, _NAME.format(epoch))
-        save_atomically(path, self.model.save_weights)
-        for old in backed_up_epochs(self.backup_dir)[: -self.keep]:
-            os.remove(os.path.join(self.backup_dir, _NAME.format(old)))
+        record = {**self._last_logs, **(self.figures() if self.figures else {})}
+        # The record first: a backup is complete once its weights are there.
+        write_atomically(
+            os.path.join(self.backup_dir, _RECORD.format(epoch)),
+            lambda f: json.dump(_numbers(record), f, indent=2, sort_keys=True),
+        )
+        save_atomically(os.path.join(self.backup_dir, _NAME.format(epoch)), self.model.save_weights)
+        kept = backed_up_epochs(self.backup_dir)[-self.keep :]
+        for path in glob.glob(os.path.join(glob.escape(self.backup_dir), "epoch-*")):
+            match = _EPOCH.match(os.path.basename(path))
+            if match and int(match.group(1)) not in kept:
+                os.remove(path)
         self._saved_epoch = epoch
         self._last_save = time.monotonic()
 
@@ -113,6 +143,16 @@ def backed_up_epochs(backup_dir: str) -> list[int]:
     return sorted(epochs)
 
 
+def backup_record(backup_dir: str, epoch: int) -> dict[str, float]:
+    """The record kept with the backup of ``epoch``: the epoch's logs and the figures
+    :class:`Backup` was given; empty if there is none."""
+    path = os.path.join(backup_dir, _RECORD.format(epoch))
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
 def latest_backup(backup_dir: str) -> int:
     """The newest backed-up epoch in ``backup_dir``, 0 if there is none."""
     epochs = backed_up_epochs(backup_dir)
@@ -124,3 +164,12 @@ def restore(model: keras.Model, backup_dir: str, epoch: int) -> None:
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
     model.load_weights(os.path.join(backup_dir, _NAME.format(epoch)))
+
+
+def _numbers(record: dict) -> dict[str, float]:
+    """The numbers of ``record`` (Python, NumPy or scalar tensors) as floats."""
+    return {
+        key: float(value)
+        for key, value in record.items()
+        if isinstance(value, (int, float)) or getattr(value, "shape", None) == ()
+    }

@@ -16,7 +16,7 @@ class ThroughputLogger(WriterCallback, keras.callbacks.Callback):
     Measured on the host from epoch start to the end of its training steps (evaluation
     inside ``fit`` is left out), so it includes input and synchronisation costs, like
     the throughput a user sees, and adds no per-step host synchronisation. Written at
-    the optimizer step the epoch ended at. The run's mean, kept in
+    the optimizer step the epoch ended at. The run's mean so far,
     :attr:`examples_per_second` for ``results.json``, leaves out the first epoch
     (tracing, start-up) when there are others.
 
@@ -37,7 +37,6 @@ class ThroughputLogger(WriterCallback, keras.callbacks.Callback):
         super().__init__()
         self._set_writer(writer)
         self.examples_per_update = examples_per_update
-        self.examples_per_second = float("nan")
         self._start = 0.0
         self._stop = None
         self._first_step = 0
@@ -65,9 +64,13 @@ class ThroughputLogger(WriterCallback, keras.callbacks.Callback):
                     "examples_per_second", updates * self.examples_per_update / seconds
                 )
 
-    def on_train_end(self, logs=None):
+    @property
+    def examples_per_second(self) -> float:
+        """The mean over the epochs ended so far, the first left out; NaN before any."""
         timed = self._epochs[1:] or self._epochs
-        if timed:
-            steps = sum(s for s, _ in timed)
-            self.examples_per_second = steps * self.examples_per_update / sum(t for _, t in timed)
+        if not timed:
+            return float("nan")
+        return sum(s for s, _ in timed) * self.examples_per_update / sum(t for _, t in timed)
+
+    def on_train_end(self, logs=None):
         self._close_writer()

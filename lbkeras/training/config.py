@@ -64,9 +64,33 @@ RUN_BEHAVIOUR = (
 SCHEDULES = ("polynomial", "linear", "cosine", "step", "rsqrt", "constant")
 
 
-def setting(default: Any, help: str, *, choices: Sequence[str] | None = None) -> Any:  # noqa: A002  (absl's word)
-    """A config field: its default, help text and choices (``dataclasses.field`` metadata)."""
-    metadata = {"help": help, "choices": tuple(choices) if choices is not None else None}
+#: The topics of the settings (each field's ``group``): ``--help`` lists the flags by topic,
+#: in the order the topics first appear in :class:`ExperimentConfig`.
+EXPERIMENT = "experiment"
+BATCH = "batch and learning rate"
+OPTIMIZER = "optimizer"
+SCHEDULE = "schedule"
+LENGTH = "length"
+AIDS = "large-batch aids"
+MEASURING = "measuring"
+DISTRIBUTION = "distribution"
+OUTPUTS = "outputs"
+
+
+def setting(
+    default: Any,
+    help: str,  # noqa: A002  (absl's word)
+    *,
+    choices: Sequence[str] | None = None,
+    group: str = "",
+) -> Any:
+    """A config field: its default, help text, choices and topic (``dataclasses.field``
+    metadata; a tool's own settings may leave the topic to the tool)."""
+    metadata = {
+        "help": help,
+        "choices": tuple(choices) if choices is not None else None,
+        "group": group,
+    }
     if isinstance(default, dict):
         return dataclasses.field(default_factory=lambda: dict(default), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -82,88 +106,124 @@ class ExperimentConfig:
     ``epochs`` passes over the training data, ``round(epochs * N / B)`` steps. Wrappers
     (0 = off) go around the optimizer in this order: ``agc``, ``gradient_noise_eta``,
     ``trust_ratio``, ``lookahead``, and gradient accumulation outermost. See each
-    field's help (``lbkeras-train --helpfull``) for the rest.
+    field's help (``lbkeras-train --help``, by topic) for the rest.
     """
 
-    # What to train.
-    model: str = setting("mnist1d_cnn", "Model name (lbkeras.models.names()).")
+    model: str = setting("mnist1d_cnn", "Model name (lbkeras.models.names()).", group=EXPERIMENT)
     model_options: dict[str, Any] = setting(
-        {}, 'JSON object of model arguments, e.g. {"zero_init_residual_gamma": true}.'
+        {},
+        'JSON object of model arguments, e.g. {"zero_init_residual_gamma": true}.',
+        group=EXPERIMENT,
     )
-    dataset: str = setting("mnist1d", "Dataset name (lbkeras.data.names(), or tfds:NAME).")
+    dataset: str = setting(
+        "mnist1d", "Dataset name (lbkeras.data.names(), or tfds:NAME).", group=EXPERIMENT
+    )
     dataset_options: dict[str, Any] = setting(
-        {}, 'JSON object of dataset arguments, e.g. {"augment": "mixup"}.'
+        {},
+        'JSON object of dataset arguments, e.g. {"augment": "mixup"}.',
+        group=EXPERIMENT,
     )
-    data_dir: str = setting("", "Folder of the dataset (default: the dataset's own).")
-    # The batch and the learning rate.
-    global_batch_size: int = setting(2048, "Examples per step, summed over all replicas.")
+    data_dir: str = setting(
+        "", "Folder of the dataset (default: the dataset's own).", group=EXPERIMENT
+    )
+    global_batch_size: int = setting(
+        2048, "Examples per step, summed over all replicas.", group=BATCH
+    )
     base_learning_rate: float = setting(
         0.0,
         "Learning rate tuned at --base_batch_size; 0: the optimizer's default "
         "(lbkeras.optimizers.default_learning_rate; LARS: 1.0 per 256, the Adam family: "
         "1e-3 per 256, SGD: 0.1 per 256), scaled to --base_batch_size by --lr_scaling.",
+        group=BATCH,
     )
-    base_batch_size: int = setting(256, "Batch size --base_learning_rate was tuned for.")
+    base_batch_size: int = setting(
+        256, "Batch size --base_learning_rate was tuned for.", group=BATCH
+    )
     lr_scaling: str = setting(
         "linear",
         "How the learning rate grows with the batch (auto: sqrt for adaptive optimizers, "
         "linear otherwise; malladi: sqrt, and Adam's 1 - beta times the batch ratio k, "
         "epsilon / sqrt(k)).",
         choices=LR_SCALING_RULES,
+        group=BATCH,
     )
-    # The optimizer.
     optimizer: str = setting(
         "lars",
         "Optimizer name: any of lbkeras.optimizers.names(), wrappers included (their inner "
         'optimizer from --optimizer_options, e.g. {"optimizer": "lamb", "sync_period": 5}).',
+        group=OPTIMIZER,
     )
-    optimizer_options: dict[str, Any] = setting({}, "JSON object of optimizer arguments.")
-    momentum: float = setting(0.9, "Momentum of the optimizers that take one (LARS, SGD).")
+    optimizer_options: dict[str, Any] = setting(
+        {}, "JSON object of optimizer arguments.", group=OPTIMIZER
+    )
+    momentum: float = setting(
+        0.9, "Momentum of the optimizers that take one (LARS, SGD).", group=OPTIMIZER
+    )
     weight_decay: float = setting(
-        1e-3, "Weight decay: coupled for LARS/LAMB, decoupled (Keras) for the others."
+        1e-3,
+        "Weight decay: coupled for LARS/LAMB, decoupled (Keras) for the others.",
+        group=OPTIMIZER,
     )
-    # The schedule.
-    schedule: str = setting("polynomial", "Decay after warmup.", choices=SCHEDULES)
-    schedule_power: float = setting(2.0, "Power of the polynomial decay (LARS: 2).")
+    schedule: str = setting("polynomial", "Decay after warmup.", choices=SCHEDULES, group=SCHEDULE)
+    schedule_power: float = setting(2.0, "Power of the polynomial decay (LARS: 2).", group=SCHEDULE)
     decay_epochs: tuple[float, ...] = setting(
-        (), "Epochs of the step decay, e.g. 30,60,80 (Goyal et al.)."
+        (),
+        "Epochs of the step decay, e.g. 30,60,80 (Goyal et al.).",
+        group=SCHEDULE,
     )
-    decay_rate: float = setting(0.1, "Factor of the step decay at each boundary.")
-    end_learning_rate: float = setting(0.0, "Learning rate at the end of the decay.")
-    warmup_epochs: float = setting(5.0, "Epochs of warmup before the decay.")
+    decay_rate: float = setting(0.1, "Factor of the step decay at each boundary.", group=SCHEDULE)
+    end_learning_rate: float = setting(
+        0.0, "Learning rate at the end of the decay.", group=SCHEDULE
+    )
+    warmup_epochs: float = setting(5.0, "Epochs of warmup before the decay.", group=SCHEDULE)
     warmup_kind: str = setting(
-        "linear", "Warmup shape (Goyal et al.: linear, 'gradual').", choices=WARMUP_KINDS
+        "linear",
+        "Warmup shape (Goyal et al.: linear, 'gradual').",
+        choices=WARMUP_KINDS,
+        group=SCHEDULE,
     )
-    warmup_initial_learning_rate: float = setting(0.0, "Learning rate at step 0.")
-    # Length.
+    warmup_initial_learning_rate: float = setting(0.0, "Learning rate at step 0.", group=SCHEDULE)
     epochs: float = setting(
-        25.0, "Passes over the training data: round(epochs * N / B) steps (fractions allowed)."
+        25.0,
+        "Passes over the training data: round(epochs * N / B) steps (fractions allowed).",
+        group=LENGTH,
     )
-    train_steps: int = setting(0, "Training length in optimizer steps; 0: use --epochs.")
-    label_smoothing: float = setting(0.0, "Label smoothing of the cross-entropy.")
-    # Large-batch aids (0: off).
+    train_steps: int = setting(
+        0, "Training length in optimizer steps; 0: use --epochs.", group=LENGTH
+    )
+    label_smoothing: float = setting(0.0, "Label smoothing of the cross-entropy.", group=EXPERIMENT)
     trust_ratio: float = setting(
-        0.0, "Wrap the optimizer in TrustRatio with this trust coefficient; 0: off."
+        0.0,
+        "Wrap the optimizer in TrustRatio with this trust coefficient; 0: off.",
+        group=AIDS,
     )
     trust_ratio_scale: str = setting(
         "update",
         "Where --trust_ratio acts: on the optimizer's step (as LAMB) or on the gradient it "
         "sees (as LARS: around momentum it is LARS).",
         choices=TRUST_RATIO_SCALES,
+        group=AIDS,
     )
     gradient_noise_eta: float = setting(
-        0.0, "Annealed Gaussian gradient noise eta (Neelakantan et al.: 0.01, 0.3 or 1.0); 0: off."
+        0.0,
+        "Annealed Gaussian gradient noise eta (Neelakantan et al.: 0.01, 0.3 or 1.0); 0: off.",
+        group=AIDS,
     )
     agc: float = setting(
-        0.0, "Adaptive gradient clipping threshold (Brock et al.: 0.01 to 0.16); 0: off."
+        0.0,
+        "Adaptive gradient clipping threshold (Brock et al.: 0.01 to 0.16); 0: off.",
+        group=AIDS,
     )
     lookahead: int = setting(
-        0, "Wrap the optimizer in Lookahead with this sync period (Zhang et al.: 6); 0: off."
+        0,
+        "Wrap the optimizer in Lookahead with this sync period (Zhang et al.: 6); 0: off.",
+        group=AIDS,
     )
     accumulation_steps: int = setting(
         1,
         "Accumulate gradients over this many micro-batches of --global_batch_size per update "
         "(the learning-rate rule uses the effective batch); 1: off.",
+        group=AIDS,
     )
     adascale: bool = setting(
         False,
@@ -172,71 +232,93 @@ class ExperimentConfig:
         "effective batch, each step's rate the gain times the base schedule at tau; training "
         "ends at the first loop end where tau reaches the base run's length. Needs 2 or more "
         "small-batch gradients per step (replicas x --accumulation_steps).",
+        group=AIDS,
     )
     sam_rho: float = setting(
-        0.0, "Sharpness-aware minimisation radius (Foret et al.: 0.05); 0: off."
+        0.0,
+        "Sharpness-aware minimisation radius (Foret et al.: 0.05); 0: off.",
+        group=AIDS,
     )
     ghost_batch_size: int = setting(
         0,
         "Ghost batch norm: batch statistics over virtual batches of this size (Hoffer et al.: "
         "128); 0: off.",
+        group=AIDS,
     )
     sync_batch_norm: bool = setting(
         False,
         "Batch norm statistics over the global batch (all replicas and workers) in every "
         "model: N workers then train as one process with the same global batch.",
+        group=AIDS,
     )
-    # Measuring.
     monitor_every_steps: int = setting(
         0,
         "Measure the gradient noise scale (every step) and write it, the gradient, update "
         "and weight norms and the trust ratios per variable to TensorBoard every this many "
         "optimizer steps; 0: off. The noise scale needs 2 or more small-batch gradients per "
         "step: several replicas or --accumulation_steps.",
+        group=MEASURING,
     )
-    # Where and how.
-    strategy: str = setting("default", "tf.distribute strategy.", choices=STRATEGIES)
+    strategy: str = setting(
+        "default", "tf.distribute strategy.", choices=STRATEGIES, group=DISTRIBUTION
+    )
     devices: tuple[str, ...] = setting(
-        (), "Devices for --strategy=mirrored/one_device (default: all GPUs)."
+        (),
+        "Devices for --strategy=mirrored/one_device (default: all GPUs).",
+        group=DISTRIBUTION,
     )
-    tpu: str = setting("", "TPU name or address for --strategy=tpu ('local' on a TPU VM).")
+    tpu: str = setting(
+        "", "TPU name or address for --strategy=tpu ('local' on a TPU VM).", group=DISTRIBUTION
+    )
     mixed_precision: str = setting(
-        "none", "Mixed-precision policy.", choices=tuple(MIXED_PRECISION_POLICIES)
+        "none",
+        "Mixed-precision policy.",
+        choices=tuple(MIXED_PRECISION_POLICIES),
+        group=DISTRIBUTION,
     )
-    jit_compile: bool = setting(False, "XLA-compile the train step.")
+    jit_compile: bool = setting(False, "XLA-compile the train step.", group=DISTRIBUTION)
     deterministic: bool = setting(
         True,
         "Run TensorFlow's ops one at a time (one inter-op thread; each op still uses every "
         "core), so that the same config and seed give bit-identical weights whatever else "
         "runs on the machine (lbkeras.determinism; cost: benchmarks/determinism_cost.py).",
+        group=DISTRIBUTION,
     )
-    # Outputs, evaluation, fault tolerance.
     model_dir: str = setting(
-        "", "Folder for logs, backups, the model and results (default: a new temporary folder)."
+        "",
+        "Folder for logs, backups, the model and results.",
+        group=OUTPUTS,
     )
-    seed: int = setting(0, "Seed of initialisation and data order.")
+    seed: int = setting(0, "Seed of initialisation and data order.", group=EXPERIMENT)
     steps_per_loop: int = setting(
         0,
         "Steps of one Keras epoch, between which evaluation, TensorBoard summaries, NaN checks "
         "and backups happen; 0: one pass over the training data, round(N / B).",
+        group=MEASURING,
     )
     eval_every_loops: int = setting(
-        1, "Evaluate on the eval split every this many loops (see --steps_per_loop); 0: at the end."
+        1,
+        "Evaluate on the eval split every this many loops (see --steps_per_loop); 0: at the end.",
+        group=MEASURING,
     )
     backup_every_seconds: float = setting(
         60.0,
         "Back up at the first loop end at least this many seconds after the last backup "
         "(0: after every loop); a killed run restarted with the same flags resumes there.",
+        group=OUTPUTS,
     )
-    resume: bool = setting(True, "Resume from the backup in --model_dir if there is one.")
+    resume: bool = setting(
+        True, "Resume from the backup in --model_dir if there is one.", group=OUTPUTS
+    )
     divergence_factor: float = setting(
         100.0,
         "Stop as for a NaN loss (exit status 3, the last good backup kept) when a loop's mean "
         "training loss exceeds this many times ln(num_classes), the cross-entropy of a "
         "uniform prediction, where training starts: the run diverged (lower "
         "--base_learning_rate). 0: off.",
+        group=OUTPUTS,
     )
-    verbose: int = setting(1, "0 silent, 1 progress bar, 2 one line per loop.")
+    verbose: int = setting(1, "0 silent, 1 progress bar, 2 one line per loop.", group=OUTPUTS)
 
     def __post_init__(self) -> None:
         self.validate()

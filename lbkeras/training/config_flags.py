@@ -37,8 +37,15 @@ __all__ = ["ExperimentConfig", "config_from_flags", "define_flags"]
 Config = TypeVar("Config")
 
 
-def define_flags(config_class: type, flag_values: flags.FlagValues = flags.FLAGS) -> None:
-    """Defines one flag per field of ``config_class`` (a dataclass of ``setting`` fields)."""
+def define_flags(
+    config_class: type, flag_values: flags.FlagValues = flags.FLAGS, group: str = "other"
+) -> None:
+    """Defines one flag per field of ``config_class`` (a dataclass of ``setting`` fields).
+
+    Each flag is registered under its field's topic (``setting(..., group=...)``; ``group``
+    for fields without one) as absl's module name, so that ``flag_values.module_help(topic)``
+    lists a topic's flags.
+    """
     hints = typing.get_type_hints(config_class)
     for field in dataclasses.fields(config_class):
         kind = hints[field.name]
@@ -47,22 +54,20 @@ def define_flags(config_class: type, flag_values: flags.FlagValues = flags.FLAGS
         if field.metadata["choices"] is not None:
             help_text += f" One of: {', '.join(field.metadata['choices'])}."
         name = field.name
+        where = {"flag_values": flag_values, "module_name": field.metadata["group"] or group}
         if kind is bool:
-            flags.DEFINE_bool(name, default, help_text, flag_values=flag_values)
+            flags.DEFINE_bool(name, default, help_text, **where)
         elif kind is int:
-            flags.DEFINE_integer(name, default, help_text, flag_values=flag_values)
+            flags.DEFINE_integer(name, default, help_text, **where)
         elif kind is float:
-            flags.DEFINE_float(name, default, help_text, flag_values=flag_values)
+            flags.DEFINE_float(name, default, help_text, **where)
         elif kind is str:
-            flags.DEFINE_string(name, default, help_text, flag_values=flag_values)
+            flags.DEFINE_string(name, default, help_text, **where)
         elif typing.get_origin(kind) is tuple:
-            flags.DEFINE_list(name, list(default), help_text, flag_values=flag_values)
+            flags.DEFINE_list(name, list(default), help_text, **where)
         elif typing.get_origin(kind) is dict:
             flags.DEFINE_string(
-                name,
-                json.dumps(field.default_factory()),
-                help_text + " (JSON)",
-                flag_values=flag_values,
+                name, json.dumps(field.default_factory()), help_text + " (JSON)", **where
             )
         else:
             raise TypeError(f"{config_class.__name__}.{name}: no flag type for {kind}")

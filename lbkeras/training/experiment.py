@@ -12,12 +12,14 @@ place that knows that only the chief writes there::
     logs/eval          eval loss and accuracy, every --eval_every_loops loops, and the
                        HParams session (compared on the last eval accuracy/loss)
     backup/            the newest backups: a killed run restarted with the same config
-                       resumes exactly where the last one was taken
+                       resumes exactly where the last one was taken (one taken after
+                       the last loop leaves only the model and results to write)
     model.keras        the trained model, with optimizer state
     results.json       final metrics, steps, passes, examples/second, wall time
 
 Every scalar is on the optimizer-step axis. Other workers keep their backups and model
-under ``workers/TYPE-ID/``.
+under ``workers/TYPE-ID/``. Rerunning a complete run (a job scheduler restarts finished
+jobs) trains and writes nothing and returns its results.
 
 Example:
     >>> import os, tempfile
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import time
 import warnings
 from collections.abc import Sequence
@@ -73,6 +76,8 @@ class Prepared:
     schedule: keras.optimizers.schedules.LearningRateSchedule
     outputs: Outputs
     initial_loop: int
+    #: The run has finished and written its model and results (on every worker).
+    complete: bool = False
 
     @property
     def one_hot(self) -> bool:
@@ -87,8 +92,8 @@ class Trained:
     model: keras.Model
     history: keras.callbacks.History
     eval_metrics: dict[str, float]
-    examples_per_second: float
-    wall_seconds: float
+    #: train_loss, train_accuracy, examples_per_second, wall_seconds
+    training: dict[str, float]
 
 
 def run(
@@ -105,6 +110,13 @@ def run(
             ``config.divergence_factor`` x ln(num_classes).
     """
     prepared = prepare(config)
+    if prepared.complete:
+        logging.info(
+            "the run in %s is complete: its results are in %s; nothing to train",
+            config.model_dir,
+            prepared.outputs.results_path,
+        )
+        return prepared.outputs.read_results()
     prepared.outputs.write_config(config)
     keras.mixed_precision.set_global_policy(MIXED_PRECISION_POLICIES[config.mixed_precision])
     try:
@@ -154,6 +166,7 @@ def prepare(config: ExperimentConfig) -> Prepared:
             f"model_dir {config.model_dir} holds a backup to resume from, and resume is off: "
             "use a new --model_dir, or --resume"
         )
+    complete = initial_loop > 0 and min(across_workers(strategy, int(outputs.complete()))) > 0
     logging.info(
         "global batch %d over %d replicas (%d each): peak learning rate %g, %d steps "
         "(%.2f passes over %d examples) in %d loops of %d",
@@ -167,7 +180,7 @@ def prepare(config: ExperimentConfig) -> Prepared:
         steps.loops,
         steps.steps_per_loop,
     )
-    return Prepared(config, strategy, source, steps, schedule, outputs, initial_loop)
+    return Prepared(config, strategy, source, steps, schedule, outputs, initial_loop, complete)
 
 
 def build(prepared: Prepared) -> tuple[keras.Model, Any, Any]:
@@ -223,7 +236,12 @@ def train(
     eval_data: Any,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> Trained:
-    """``model.fit`` over the plan's loops, then the final evaluation (logged too)."""
+    """``model.fit`` over the plan's loops, then the final evaluation (logged too).
+
+    A run restarted after the backup of its last loop has nothing left to train: that
+    backup's record gives the training figures (and the eval metrics, if the last
+    loop evaluated).
+    """
     config, steps = prepared.config, prepared.plan
     writers = prepared.outputs.writers()
     throughput = lb_callbacks.ThroughputLogger(
@@ -232,8 +250,17 @@ def train(
     metrics_logger = (
         lb_callbacks.MetricsLogger(writers("train"), writers("eval")) if writers else None
     )
-    callbacks = _callbacks(prepared, writers, [throughput, metrics_logger, *extra_callbacks])
     start = time.perf_counter()
+
+    def figures() -> dict[str, float]:  # of the training so far; kept with every backup
+        return {
+            "examples_per_second": throughput.examples_per_second,
+            "wall_seconds": time.perf_counter() - start,
+        }
+
+    callbacks = _callbacks(
+        prepared, writers, throughput, figures, [metrics_logger, *extra_callbacks]
+    )
     try:
         with warnings.catch_warnings():
             # The last loop may be shorter: the input ends exactly at the last step.
@@ -248,20 +275,33 @@ def train(
                 callbacks=callbacks,
                 verbose=config.verbose,
             )
-        wall = time.perf_counter() - start
-        eval_metrics = _final_eval(model, history, eval_data, config, steps)
+        # The last loop's logs as its backup keeps them, alike whether this process
+        # trained it or one killed after the backup did.
+        final_loop = history.epoch[-1] + 1 if history.epoch else prepared.initial_loop
+        last = prepared.outputs.backup_record(final_loop)
+        if history.epoch:
+            last.update(figures())
+        eval_metrics = _final_eval(model, last, eval_data)
         if metrics_logger is not None and eval_metrics.pop("_new", False):
             metrics_logger.write_eval(eval_metrics, int(model.optimizer.iterations.numpy()))
     finally:
         if writers:
             writers.close()
-    return Trained(model, history, eval_metrics, throughput.examples_per_second, wall)
+    training = {
+        "train_loss": last.get("loss", math.nan),
+        "train_accuracy": last.get("accuracy", math.nan),
+        "examples_per_second": last.get("examples_per_second", math.nan),
+        "wall_seconds": last.get("wall_seconds", math.nan),
+    }
+    return Trained(model, history, eval_metrics, training)
 
 
-def _callbacks(prepared: Prepared, writers, own: list) -> list[keras.callbacks.Callback]:
+def _callbacks(
+    prepared: Prepared, writers, throughput, figures, own: list
+) -> list[keras.callbacks.Callback]:
     """The trainer's callbacks, in order: the NaN and divergence guard first (such an
-    epoch must not be backed up), the backup, ``own`` (measuring), then what only the
-    chief writes."""
+    epoch must not be backed up), the throughput (its mean so far, in ``figures``, goes
+    into the backup), the backup, ``own`` (measuring), then what only the chief writes."""
     config, steps, outputs = prepared.config, prepared.plan, prepared.outputs
     num_classes = prepared.source.info.num_classes
     callbacks = [
@@ -270,7 +310,10 @@ def _callbacks(prepared: Prepared, writers, own: list) -> list[keras.callbacks.C
             f"{config.divergence_factor:g} x ln({num_classes} classes), "
             "the loss of a uniform prediction: --divergence_factor",
         ),
-        lb_callbacks.Backup(outputs.backup_dir, every_seconds=config.backup_every_seconds),
+        throughput,
+        lb_callbacks.Backup(
+            outputs.backup_dir, every_seconds=config.backup_every_seconds, figures=figures
+        ),
         *(callback for callback in own if callback is not None),
     ]
     if writers:
@@ -291,23 +334,17 @@ def _callbacks(prepared: Prepared, writers, own: list) -> list[keras.callbacks.C
 def report(prepared: Prepared, trained: Trained) -> dict[str, Any]:
     """The results of the run; written (with the model) by :class:`Outputs`."""
     config, steps = prepared.config, prepared.plan
-    history = trained.history.history
     trained_steps = int(trained.model.optimizer.iterations.numpy())
-    training = {
-        "train_loss": _last(history.get("loss")),
-        "train_accuracy": _last(history.get("accuracy")),
-        "examples_per_second": trained.examples_per_second,
-        "wall_seconds": trained.wall_seconds,
-    }
     if not trained.history.epoch:
-        # Nothing was trained now: the backup said the run had finished, so the
-        # training figures are the finished run's (the evaluation is repeated).
-        logging.info("the run in %s had finished; re-evaluated only", config.model_dir)
-        training.update(prepared.outputs.previous_results(training))
+        logging.info(
+            "the run in %s was stopped after the backup of its last loop: writing its "
+            "model and results",
+            config.model_dir,
+        )
     results = {
         "eval_loss": float(trained.eval_metrics["loss"]),
         "eval_accuracy": float(trained.eval_metrics["accuracy"]),
-        **training,
+        **trained.training,
         "steps": trained_steps,
         "passes": trained_steps / steps.steps_per_pass,
         "global_batch_size": config.global_batch_size,
@@ -332,7 +369,7 @@ def _train_input(prepared: Prepared):
         batch = input_context.get_per_replica_batch_size(config.global_batch_size)
         # One global batch is this many of the pipeline's batches (its replicas').
         per_step = config.global_batch_size // (batch * input_context.num_input_pipelines)
-        start = prepared.initial_loop * steps.fit_steps_per_loop
+        start = steps.fit_steps_before(prepared.initial_loop)
         ds = stream.training_stream(
             prepared.source,
             batch,
@@ -363,11 +400,11 @@ def _labels(ds: tf.data.Dataset, prepared: Prepared) -> tf.data.Dataset:
     return ds.map(lambda x, y: (x, tf.one_hot(y, num_classes)), num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _final_eval(model, history, eval_data, config, steps) -> dict[str, float]:
-    """The eval metrics after the last step: the last loop's, or a new evaluation."""
-    last = history.history
-    if history.epoch and history.epoch[-1] == steps.loops - 1 and "val_loss" in last:
-        return {k[len("val_") :]: v[-1] for k, v in last.items() if k.startswith("val_")}
+def _final_eval(model, last: dict[str, float], eval_data) -> dict[str, float]:
+    """The eval metrics after the last step: the last loop's (in its logs, ``last``),
+    or a new evaluation."""
+    if "val_loss" in last:
+        return {k[len("val_") :]: v for k, v in last.items() if k.startswith("val_")}
     metrics = model.evaluate(eval_data, verbose=0, return_dict=True)
     return {**{k: float(v) for k, v in metrics.items()}, "_new": True}
 
@@ -398,7 +435,3 @@ def _hparams(prepared: Prepared) -> dict[str, Any]:
     hparams["base_learning_rate"] = base_learning_rate(prepared.config)  # 0: resolved
     hparams["peak_learning_rate"] = peak_learning_rate(prepared.config)
     return hparams
-
-
-def _last(values) -> float:
-    return float(values[-1]) if values else float("nan")

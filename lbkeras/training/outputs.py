@@ -82,13 +82,17 @@ class Outputs:
     def restore(self, model: keras.Model, loop: int) -> None:
         callbacks.restore(model, self.backup_dir, loop)
 
-    def previous_results(self, keys: dict[str, Any]) -> dict[str, Any]:
-        """The values of ``keys`` in the results of a finished run, if there are any."""
-        if not os.path.exists(self.results_path):
-            return {}
+    def backup_record(self, loop: int) -> dict[str, float]:
+        """The logs of ``loop`` and the training figures kept with its backup."""
+        return callbacks.backup_record(self.backup_dir, loop)
+
+    def complete(self) -> bool:
+        """Whether the run's last writes are done: this worker's model and the results."""
+        return os.path.exists(self.model_path) and os.path.exists(self.results_path)
+
+    def read_results(self) -> dict[str, Any]:
         with open(self.results_path) as f:
-            previous = json.load(f)
-        return {key: previous[key] for key in keys if key in previous}
+            return json.load(f)
 
     def save_model(self, model: keras.Model) -> None:
         os.makedirs(os.path.dirname(self.model_path), exist_ok=True)

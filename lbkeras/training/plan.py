@@ -70,9 +70,19 @@ class Plan:
         """Micro-batches of the whole run (global batches read from the input)."""
         return self.total_steps * self.accumulation_steps
 
+    def loop_start(self, loop: int) -> int:
+        """The optimizer step at which Keras epoch ``loop`` (0-based) starts; at
+        ``loop == loops`` (a finished run), ``total_steps``."""
+        return min(loop * self.steps_per_loop, self.total_steps)
+
     def loop_end(self, loop: int) -> int:
         """The optimizer step at which Keras epoch ``loop`` (0-based) ends."""
-        return min((loop + 1) * self.steps_per_loop, self.total_steps)
+        return self.loop_start(loop + 1)
+
+    def fit_steps_before(self, loop: int) -> int:
+        """Micro-batches read before Keras epoch ``loop`` starts: where the input of a
+        run resumed at ``loop`` continues."""
+        return self.loop_start(loop) * self.accumulation_steps
 
 
 def plan(config: ExperimentConfig, num_train: int, num_replicas: int) -> Plan:

@@ -92,8 +92,9 @@ class BatchSearchSettings:
     warmup_steps: int = setting(2, "Untimed steps before them (tracing, compilation).")
     margin: float = setting(
         0.1,
-        "Safety margin: the recommended maximum is the largest size tried that fit and is "
-        "at most (1 - margin) times the largest that fit.",
+        "Safety margin, once a size did not fit: the recommended maximum is then the "
+        "largest size tried that fit and is at most (1 - margin) times the largest that fit "
+        "(with no failure, the largest size tried: memory was not the limit).",
     )
     throughput_tolerance: float = setting(
         0.1,

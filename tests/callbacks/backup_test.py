@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from lbkeras.callbacks import Backup, backed_up_epochs, latest_backup, restore
+from lbkeras.callbacks import Backup, backed_up_epochs, backup_record, latest_backup, restore
 
 
 def _model():
@@ -32,13 +32,33 @@ def test_every_epoch_with_zero_seconds_keeping_the_newest(tmp_path):
         *_data(), batch_size=8, epochs=4, verbose=0, callbacks=[Backup(str(tmp_path), 0, keep=3)]
     )
     assert backed_up_epochs(str(tmp_path)) == [2, 3, 4] and latest_backup(str(tmp_path)) == 4
-    assert sorted(os.listdir(tmp_path)) == [f"epoch-00000{e}.weights.h5" for e in (2, 3, 4)]
+    assert sorted(os.listdir(tmp_path)) == [
+        f"epoch-00000{e}.{kind}" for e in (2, 3, 4) for kind in ("json", "weights.h5")
+    ]
 
 
 def test_a_long_period_saves_only_the_last_epoch(tmp_path):
     model = _model()
     model.fit(*_data(), batch_size=8, epochs=3, verbose=0, callbacks=[Backup(str(tmp_path), 3600)])
     assert backed_up_epochs(str(tmp_path)) == [3]  # at the end of training, always
+
+
+def test_each_backup_keeps_the_epochs_logs_and_the_figures_it_is_given(tmp_path):
+    history = _model().fit(
+        *_data(),
+        batch_size=8,
+        epochs=3,
+        verbose=0,
+        validation_data=_data(),
+        callbacks=[Backup(str(tmp_path), 3600, figures=lambda: {"seconds": 1.5})],
+    )
+    # Saved at the end of training (a long period): the logs of the last epoch.
+    assert backup_record(str(tmp_path), 3) == {
+        "loss": history.history["loss"][-1],
+        "val_loss": history.history["val_loss"][-1],
+        "seconds": 1.5,
+    }
+    assert backup_record(str(tmp_path), 2) == {}  # no backup of epoch 2
 
 
 def test_resuming_continues_exactly(tmp_path):

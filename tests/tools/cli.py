@@ -50,22 +50,23 @@ def train(
 
 
 def tool_in_process(module, program: str, *flags: str) -> int:
-    """A tool's flag parsing and ``main`` in this process: its exit status.
+    """A tool's flag parsing and ``main`` in this process (as ``run_tool`` runs them): its
+    exit status.
 
-    The flags are parsed afresh (and reset afterwards); output goes to this process's
-    stdout and stderr (``capsys`` reads them).
+    The tool's flags are parsed afresh (and reset afterwards); output goes to this
+    process's stdout and stderr (``capsys`` reads them).
     """
-    from absl import flags as absl_flags
+    from tools.common import parse_flags, tool_status
 
-    absl_flags.FLAGS.unparse_flags()
+    module.FLAGS.unparse_flags()
     try:
         try:
-            remaining = module._parse_flags([program, *flags])
+            parse_flags(program, module.FLAGS, module.__doc__, [program, *flags])
         except SystemExit as exit:
             return int(exit.code)
-        return module.main(remaining)
+        return tool_status(program, module.main)
     finally:
-        absl_flags.FLAGS.unparse_flags()
+        module.FLAGS.unparse_flags()
 
 
 def train_in_process(model_dir: str, data_dir: str, *flags: str) -> int:

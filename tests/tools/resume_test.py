@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -11,13 +12,13 @@ import numpy as np
 
 import lbkeras  # noqa: F401  (registers LARS & co. for load_model)
 from lbkeras.callbacks import latest_backup
-from tests.tools.cli import environment, train, train_command, train_in_process
+from tests.tools.cli import environment, results, train, train_command, train_in_process
 
 FLAGS = ("--epochs=6", "--seed=3", "--backup_every_seconds=0")
 
 
-def _weights(model_dir):
-    model = keras.saving.load_model(os.path.join(model_dir, "model.keras"))
+def _weights(model_dir, name="model.keras"):
+    model = keras.saving.load_model(os.path.join(model_dir, name))
     return [w.numpy() for w in model.weights] + [v.numpy() for v in model.optimizer.variables]
 
 
@@ -64,3 +65,49 @@ def test_a_different_config_in_the_same_model_dir_is_refused(tmp_path, capsys):
     capsys.readouterr()
     assert train_in_process(model_dir, data_dir, "--epochs=2", "--global_batch_size=500") == 2
     assert "different config (global_batch_size)" in capsys.readouterr().err
+
+
+# 2,000 examples at batch 300: 40 steps in 6 loops of 7, the last one of 5 (a run
+# resumed at loop 6 must start at step 40, not 42).
+SHORT_LAST_LOOP = ("--model=mlp", "--global_batch_size=300", *FLAGS)
+
+
+def _files(model_dir):
+    """Every file in ``model_dir`` with its modification time."""
+    return {
+        os.path.join(folder, name): os.stat(os.path.join(folder, name)).st_mtime_ns
+        for folder, _, names in os.walk(model_dir)
+        for name in names
+    }
+
+
+def test_a_run_stopped_after_its_last_backup_finishes_and_a_complete_one_trains_nothing(
+    tmp_path,
+):
+    data_dir, model_dir = str(tmp_path / "data"), str(tmp_path / "run")
+    done = train(model_dir, data_dir, *SHORT_LAST_LOOP)
+    assert done.returncode == 0, done.stderr[-3000:]
+    uninterrupted = results(model_dir)
+    assert uninterrupted["steps"] == 40 and _backed_up_epoch(model_dir) == 6
+    shutil.copy(os.path.join(model_dir, "model.keras"), tmp_path / "uninterrupted.keras")
+
+    # Killed after the backup of the last loop, before the model and results were written.
+    os.remove(os.path.join(model_dir, "model.keras"))
+    os.remove(os.path.join(model_dir, "results.json"))
+    finished = train(model_dir, data_dir, *SHORT_LAST_LOOP)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    for a, b in zip(_weights(model_dir), _weights(str(tmp_path), "uninterrupted.keras")):
+        np.testing.assert_array_equal(a, b)
+    # The training figures and the last loop's evaluation are the ones kept with the
+    # backup; the wall time is measured until the backup rather than the end of fit.
+    again = results(model_dir)
+    assert again.pop("wall_seconds") > 0 and uninterrupted.pop("wall_seconds") > 0
+    assert again == uninterrupted
+
+    files = _files(model_dir)
+    complete = train(model_dir, data_dir, *SHORT_LAST_LOOP)
+    assert complete.returncode == 0, complete.stderr[-3000:]
+    results_path = os.path.join(model_dir, "results.json")
+    said = [line for line in complete.stderr.splitlines() if "is complete" in line]
+    assert len(said) == 1 and results_path in said[0], complete.stderr[-3000:]
+    assert _files(model_dir) == files  # nothing trained, nothing written

@@ -59,6 +59,9 @@ def test_a_resumed_run_reads_the_batches_an_uninterrupted_one_would(tmp_path):
     assert len(resumed) == len(whole) - start
     for a, b in zip(whole[start:], resumed):
         np.testing.assert_array_equal(a, b)
+    # 20 steps in loops of 7, 7 and 6: a run resumed after the last loop reads nothing.
+    assert prepared.plan.loops == 3
+    assert _global_batches(dataclasses.replace(prepared, initial_loop=3)) == []
 
 
 def test_two_replicas_read_the_same_global_batches(tmp_path):

@@ -108,6 +108,8 @@ def test_plan_epochs_are_passes_over_the_data():
     )
     assert p.steps_per_pass == 7.8125 and p.passes == pytest.approx(24.96)
     assert [p.loop_end(loop) for loop in (0, 23, 24)] == [8, 192, 195]  # the last loop is short
+    # A run resumed at loop 25 (finished) starts at the end, not at 25 x 8 = 200.
+    assert [p.loop_start(loop) for loop in (0, 24, 25)] == [0, 192, 195]
     assert p.warmup_steps == 39  # 5 passes: round(39.06)
     p = plan(ExperimentConfig(train_steps=30), 16_000, num_replicas=1)
     assert (p.total_steps, p.steps_per_loop, p.loops) == (30, 8, 4)
@@ -128,6 +130,7 @@ def test_plan_counts_accumulated_updates():
         8,
         196,
     )
+    assert p.loops == 25 and [p.fit_steps_before(loop) for loop in (1, 24, 25)] == [8, 192, 196]
 
 
 def test_plan_beyond_one_pass_per_step():

@@ -17,7 +17,7 @@ from lbkeras.training.config_flags import config_from_flags, define_flags
 from lbkeras.training.recipe import peak_learning_rate
 from lbkeras.tuning.lr_find import RangeTestSettings
 from lbkeras.tuning.lr_range import lr_range_test
-from tests.tools.cli import ROOT, environment
+from tests.tools.cli import ROOT, environment, tool_in_process
 from tools import lr_find as lr_find_tool
 
 TINY = [
@@ -54,6 +54,7 @@ def tool_run(tmp_path_factory):
         env=environment(),
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "peak learning rate" not in done.stderr  # the trainer's plan, not what it runs
     return model_dir, done.stdout
 
 
@@ -121,16 +122,7 @@ def test_the_printed_flags_make_the_recommended_rate_the_trainers_peak(tool_run)
 
 def _run_in_process(*flags: str) -> int:
     """The tool's flag parsing and ``main`` in this process: its exit status."""
-    argv = ["lbkeras-lr-find", *flags]
-    absl_flags.FLAGS.unparse_flags()
-    try:
-        try:
-            remaining = lr_find_tool._parse_flags(argv)
-        except SystemExit as exit:
-            return int(exit.code)
-        return lr_find_tool.main(remaining)
-    finally:
-        absl_flags.FLAGS.unparse_flags()
+    return tool_in_process(lr_find_tool, "lbkeras-lr-find", *flags)
 
 
 @pytest.mark.parametrize(
