@@ -4,28 +4,30 @@ Trains the default experiment (``mnist1d_cnn``, LARS, effective batch 2048) with
 gradient statistics on: 2 micro-batches of 1024 per step give the two batch sizes the
 noise scale needs on one device. Then reads ``model_dir/logs/train`` back and draws
 the training loss, ``B_simple`` against the batch of one step, and the LARS trust
-ratios of the kernels into one PNG (the README's picture).
+ratios of the kernels into one PNG, by default beside the run in a new folder
+``runs/DATE-TIME`` (as ``lbkeras-train``'s); ``--out=docs/noise_scale.png`` redraws the
+README's picture.
 
-    python benchmarks/noise_scale_plot.py --out=docs/noise_scale.png     # ~1 minute
+    python benchmarks/noise_scale_plot.py                                # ~1 minute
+    python benchmarks/noise_scale_plot.py --out=docs/noise_scale.png     # the README's
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import tempfile
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
 from lbkeras.monitoring.events import read_scalars, scalar_tags  # noqa: E402
 from lbkeras.training import ExperimentConfig, run  # noqa: E402
+from tools.common import new_run_dir  # noqa: E402  (TensorFlow imported quietly)
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("out", "docs/noise_scale.png", "The PNG to write.")
-flags.DEFINE_string("model_dir", "", "Where to train (default: a temporary folder).")
+flags.DEFINE_string("out", "", "The PNG to write (default: noise_scale.png in --model_dir).")
+flags.DEFINE_string("model_dir", "", "Where to train (default: a new runs/DATE-TIME).")
 flags.DEFINE_integer("every_steps", 2, "--monitor_every_steps of the run.")
 
 
@@ -84,7 +86,7 @@ def plot(train_dir: str, results: dict, path: str) -> None:
 
 def main(argv: list[str]) -> None:
     del argv
-    model_dir = FLAGS.model_dir or tempfile.mkdtemp(prefix="lbkeras-noise-")
+    model_dir = FLAGS.model_dir or new_run_dir()
     results = train(model_dir)
     train_dir = os.path.join(model_dir, "logs", "train")
     b_simple = read_scalars(train_dir, "noise_scale/b_simple")
@@ -93,7 +95,7 @@ def main(argv: list[str]) -> None:
         f"test accuracy {results['eval_accuracy']:.4f}; B_simple {first:.0f} at step "
         f"{min(b_simple)} -> {last:.0f} at step {max(b_simple)}; logs in {model_dir}"
     )
-    plot(train_dir, results, FLAGS.out)
+    plot(train_dir, results, FLAGS.out or os.path.join(model_dir, "noise_scale.png"))
 
 
 if __name__ == "__main__":
