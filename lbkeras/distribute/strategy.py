@@ -1,10 +1,11 @@
 """Choosing a ``tf.distribute`` strategy by name, and what each process's role is.
 
 Names: ``default`` (no distribution), ``one_device``, ``mirrored`` (all local GPUs, or
-the devices given), ``multi_worker`` (``MultiWorkerMirroredStrategy`` from ``TF_CONFIG``,
-or from a Slurm allocation through TF's ``SlurmClusterResolver``), ``tpu`` (through the
-``TPUClusterResolver``). This is the thin layer TF Model Garden's
-``distribute_utils.get_distribution_strategy`` also provides, without Model Garden.
+the devices given: names or a replica count, see :func:`check_devices`), ``multi_worker``
+(``MultiWorkerMirroredStrategy`` from ``TF_CONFIG``, or from a Slurm allocation through
+TF's ``SlurmClusterResolver``), ``tpu`` (through the ``TPUClusterResolver``). This is
+the thin layer TF Model Garden's ``distribute_utils.get_distribution_strategy`` also
+provides, without Model Garden.
 
 Example:
     >>> strategy = make_strategy("default")  # "mirrored" on a machine with several GPUs
@@ -20,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -43,29 +45,146 @@ def make_strategy(
 
     Args:
         name: one of :data:`STRATEGIES`.
-        devices: for ``one_device`` (the first) and ``mirrored``; default: all GPUs, else CPU.
+        devices: for ``one_device`` (one name) and ``mirrored`` (names, or a replica
+            count, see :func:`check_devices`); default: all GPUs, else the CPU.
         tpu: TPU name or ``grpc://`` address for ``tpu`` (``"local"`` on a TPU VM).
 
     Raises:
-        ValueError: unknown name, no cluster for ``multi_worker``, or no reachable TPU.
+        ValueError: unknown name, devices that do not exist, no cluster for
+            ``multi_worker``, or no reachable TPU.
     """
     if name not in STRATEGIES:
         raise ValueError(f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}")
+    check_devices(name, devices or ())
     if name == "default":
         return tf.distribute.get_strategy()
     keras_compat.apply()
+    chosen = _existing_devices(devices) if devices else None
     if name == "one_device":
         device = (
-            devices[0]
-            if devices
+            chosen[0]
+            if chosen
             else ("/gpu:0" if tf.config.list_physical_devices("GPU") else "/cpu:0")
         )
         return tf.distribute.OneDeviceStrategy(device)
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy(list(devices) if devices else None)
+        return tf.distribute.MirroredStrategy(chosen)
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=_cluster_resolver())
     return _tpu_strategy(tpu)
+
+
+def check_devices(name: str, devices: Sequence[str]) -> None:
+    """Refuses ``devices`` that strategy ``name`` cannot take, by their form alone.
+
+    ``devices`` are device names (``/gpu:0``, ``/cpu:1``: each once; ``one_device``
+    takes one), or for ``mirrored`` a replica count (``("2",)``): the first N GPUs, or
+    on a machine without GPUs N logical CPU devices, as the tests use. Whether named
+    devices exist is checked when the strategy is made (that starts TensorFlow).
+
+    Raises:
+        ValueError: naming the entry and the form it should have.
+    """
+    if not devices:
+        return
+    if name not in ("mirrored", "one_device"):
+        raise ValueError(
+            f"devices are for strategy mirrored or one_device, not {name!r}: "
+            "add --strategy=mirrored, or leave out --devices"
+        )
+    if _replica_count(devices) is not None:
+        if name != "mirrored":
+            raise ValueError(
+                f"a replica count (devices={devices[0]}) is for strategy mirrored; "
+                "one_device takes a device name, e.g. /gpu:0"
+            )
+        return
+    keys = [_device_key(text) for text in devices]
+    if len(set(keys)) < len(keys):
+        raise ValueError(f"devices lists a device twice ({','.join(devices)}): name each once")
+    if name == "one_device" and len(devices) > 1:
+        raise ValueError(f"one_device takes one device, got {','.join(devices)}")
+
+
+def _replica_count(devices: Sequence[str]) -> int | None:
+    """N if ``devices`` is one integer N >= 1, else None (they are names)."""
+    if len(devices) != 1 or not devices[0].strip().isdigit():
+        return None
+    count = int(devices[0])
+    if count < 1:
+        raise ValueError(f"a replica count must be 1 or more, got devices={devices[0]}")
+    return count
+
+
+def _device_key(text: str) -> tuple[str, int]:
+    """``("GPU", 1)`` for ``/gpu:1``, ``/device:GPU:1`` and its long local form."""
+    try:
+        spec = tf.DeviceSpec.from_string(text.strip())
+    except ValueError:
+        spec = None
+    if (
+        spec is None
+        or spec.job not in (None, "localhost")
+        or spec.replica
+        or spec.task
+        or spec.device_type is None
+        or spec.device_index is None
+    ):
+        raise ValueError(
+            f"devices entry {text!r} is neither a local device name such as /gpu:0 or /cpu:1 "
+            "nor a replica count given alone, such as 2"
+        )
+    return spec.device_type.upper(), spec.device_index
+
+
+def _short_name(key: tuple[str, int]) -> str:
+    return f"/{key[0].lower()}:{key[1]}"
+
+
+def _existing_devices(devices: Sequence[str]) -> list[str]:
+    """The devices to use, all existing: named ones are checked (TensorFlow would
+    silently put a missing /cpu:1 on /cpu:0, and two replicas on one device wait for
+    each other's all-reduce forever), a count becomes devices."""
+    count = _replica_count(devices)
+    if count is not None:
+        return _replica_devices(count)
+    existing = sorted(_device_key(device.name) for device in tf.config.list_logical_devices())
+    missing = [text for text in devices if _device_key(text) not in existing]
+    if missing:
+        raise ValueError(
+            f"no device {', '.join(missing)} on this machine (TensorFlow sees "
+            f"{', '.join(_short_name(key) for key in existing)}): name existing devices, or "
+            "give a replica count, e.g. --devices=2 (the first 2 GPUs, or 2 logical CPU "
+            "devices on a machine without GPUs)"
+        )
+    return list(devices)
+
+
+def _replica_devices(count: int) -> list[str]:
+    """The first ``count`` GPUs, or without GPUs ``count`` logical CPU devices (made
+    before TensorFlow's runtime starts, the only time it allows)."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        if count > len(gpus):
+            raise ValueError(
+                f"devices={count} asks for {count} replicas, but this machine has "
+                f"{len(gpus)} GPUs: give at most {len(gpus)}"
+            )
+        return [f"/gpu:{index}" for index in range(count)]
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    with contextlib.suppress(RuntimeError):  # raised once the runtime has started:
+        # then the logical CPUs it has must do
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * count
+        )
+    cpus = [device.name for device in tf.config.list_logical_devices("CPU")]
+    if len(cpus) < count:
+        raise ValueError(
+            f"devices={count} needs {count} logical CPU devices, but TensorFlow's runtime "
+            f"started with {len(cpus)} before they could be made: make the strategy before "
+            "any other TensorFlow work in the process"
+        )
+    return cpus[:count]
 
 
 def _cluster_resolver() -> tf.distribute.cluster_resolver.ClusterResolver:

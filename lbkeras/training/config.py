@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lbkeras.checks import check_float, check_fraction, check_int
-from lbkeras.distribute.strategy import STRATEGIES
+from lbkeras.distribute.strategy import STRATEGIES, check_devices
 from lbkeras.optimizers.trust_ratio import SCALES as TRUST_RATIO_SCALES
 from lbkeras.scaling import RULES as LR_SCALING_RULES
 from lbkeras.schedules.warmup import KINDS as WARMUP_KINDS
@@ -264,7 +264,10 @@ class ExperimentConfig:
     )
     devices: tuple[str, ...] = setting(
         (),
-        "Devices for --strategy=mirrored/one_device (default: all GPUs).",
+        "Devices for --strategy=mirrored or one_device: comma-separated names (/gpu:0,/gpu:1), "
+        "or for mirrored a replica count N: the first N GPUs, or on a machine without GPUs N "
+        "logical CPU devices (--devices=2 tries mirrored on a laptop, as the tests do). "
+        "Default: all GPUs, else the CPU.",
         group=DISTRIBUTION,
     )
     tpu: str = setting(
@@ -364,6 +367,7 @@ class ExperimentConfig:
         check_fraction("label_smoothing", self.label_smoothing)
         if list(self.decay_epochs) != sorted(set(self.decay_epochs)):
             raise ValueError(f"decay_epochs must be increasing, got {list(self.decay_epochs)}")
+        check_devices(self.strategy, self.devices)
         if self.ghost_batch_size and self.sync_batch_norm:
             raise ValueError(
                 "ghost_batch_size and sync_batch_norm exclude each other: ghost batches are "

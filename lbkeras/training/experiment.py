@@ -52,7 +52,7 @@ from lbkeras.data import stream
 from lbkeras.distribute import across_workers, keras_compat, make_strategy, worker_role
 from lbkeras.monitoring.logger import AdaScaleProgress, GradientStatisticsLogger, find_in_chain
 from lbkeras.training.config import MIXED_PRECISION_POLICIES, ExperimentConfig
-from lbkeras.training.outputs import Outputs
+from lbkeras.training.outputs import Outputs, check_model_dir
 from lbkeras.training.plan import Plan, plan
 from lbkeras.training.recipe import (
     adam_scaling,
@@ -133,10 +133,11 @@ def prepare(config: ExperimentConfig) -> Prepared:
     Raises:
         ValueError: naming the problem and the fix (unknown names, a batch that does
             not split, warmup longer than training, missing or corrupt data, a
-            model_dir holding another run).
+            model_dir holding another run or that is a file).
     """
     if not config.model_dir:
         raise ValueError("model_dir is required: the folder for logs, backups and results")
+    check_model_dir(config.model_dir)
     if config.deterministic:  # before the strategy starts TensorFlow's runtime
         determinism.run_ops_one_at_a_time()
     models.MODELS.factory(config.model)

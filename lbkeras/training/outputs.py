@@ -34,6 +34,25 @@ from lbkeras.distribute import WorkerRole
 from lbkeras.training.config import RUN_BEHAVIOUR, ExperimentConfig
 
 
+def check_model_dir(model_dir: str) -> None:
+    """Refuses a model_dir that cannot be a folder to write in (checked before any write).
+
+    Raises:
+        ValueError: ``model_dir`` or a folder above it is a file, or is not writable.
+    """
+    path = os.path.abspath(model_dir)
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    if not os.path.isdir(path):
+        where = "" if path == os.path.abspath(model_dir) else f" ({path} is)"
+        raise ValueError(
+            f"model_dir {model_dir} is a file{where}, not a folder: give a new or existing "
+            "folder for --model_dir"
+        )
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ValueError(f"model_dir {model_dir}: {path} is not writable; choose another folder")
+
+
 class Outputs:
     """The files of one run in ``model_dir``, as this worker (``role``) sees them."""
 

@@ -8,6 +8,7 @@ import tensorflow as tf
 from lbkeras.distribute import (
     STRATEGIES,
     WorkerRole,
+    check_devices,
     check_global_batch,
     keras_compat,
     make_strategy,
@@ -28,6 +29,49 @@ def test_default_and_one_device():
     strategy = make_strategy("one_device", devices=["/cpu:0"])
     assert isinstance(strategy, tf.distribute.OneDeviceStrategy)
     assert strategy.num_replicas_in_sync == 1
+
+
+@pytest.mark.parametrize("devices", [["/cpu:0", "/cpu:2"], ["/gpu:98", "/gpu:99"]])
+def test_devices_that_do_not_exist_are_refused_naming_those_that_do(devices):
+    # TensorFlow itself accepts them: soft placement puts a missing /cpu:2 on /cpu:0, and
+    # the two replicas on one device then wait for each other's all-reduce forever.
+    missing = ", ".join(d for d in devices if d != "/cpu:0")
+    with pytest.raises(ValueError, match=f"no device {missing} on .* sees /cpu:0, /cpu:1\\)"):
+        make_strategy("mirrored", devices=devices)
+    with pytest.raises(ValueError, match=f"no device {devices[-1]} on"):
+        make_strategy("one_device", devices=devices[-1:])
+
+
+def test_a_replica_count_is_that_many_devices():
+    strategy = make_strategy("mirrored", devices=["2"])  # tests/conftest.py's 2 logical CPUs
+    assert strategy.num_replicas_in_sync == 2
+    assert make_strategy("mirrored", devices=["1"]).num_replicas_in_sync == 1
+
+
+def test_a_count_the_started_runtime_cannot_give_says_why():
+    with pytest.raises(ValueError, match="needs 3 logical CPU devices, but .* started with 2"):
+        make_strategy("mirrored", devices=["3"])
+
+
+@pytest.mark.parametrize(
+    "name, devices, message",
+    [
+        ("mirrored", ["foo"], "'foo' is neither a local device name such as /gpu:0"),
+        ("mirrored", ["2", "3"], "'2' is neither .* nor a replica count given alone"),
+        ("mirrored", ["/job:worker/task:1/cpu:0"], "neither a local device name"),
+        ("mirrored", ["/gpu"], "neither a local device name"),
+        ("mirrored", ["0"], "a replica count must be 1 or more"),
+        ("mirrored", ["/cpu:0", "/device:CPU:0"], "lists a device twice"),
+        ("one_device", ["2"], "is for strategy mirrored; one_device takes a device name"),
+        ("one_device", ["/cpu:0", "/cpu:1"], "one_device takes one device"),
+        ("default", ["2"], "devices are for strategy mirrored or one_device, not 'default'"),
+    ],
+)
+def test_devices_of_the_wrong_form_are_refused_before_tensorflow_starts(name, devices, message):
+    with pytest.raises(ValueError, match=message):
+        check_devices(name, devices)
+    with pytest.raises(ValueError, match=message):
+        make_strategy(name, devices=devices)
 
 
 def test_unknown_strategy_lists_choices():

@@ -16,6 +16,15 @@ from tests.event_files import read_scalars
 from tests.tools.cli import ROOT, TRAIN, results, train, train_in_process
 from tools import train as train_tool
 
+# An mlp on 64 synthetic examples at batch 16: 4 steps per pass.
+TINY = (
+    "--model=mlp",
+    '--model_options={"hidden_units": [8]}',
+    "--dataset=synthetic",
+    '--dataset_options={"input_shape": [4], "num_classes": 2, "num_train": 64, "num_eval": 16}',
+    "--global_batch_size=16",
+)
+
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
@@ -168,6 +177,9 @@ def test_bad_input_is_one_clear_line(tmp_path, data_dir, flags, message):
         (["--dataset=imagenet", "--data_dir=/nonexistent/imagenet"], "/nonexistent/imagenet"),
         (["--model_options=[1]"], "model_options must be a JSON object"),
         (["--ghost_batch_size=100"], "ghost batch size 100 does not divide"),
+        # A dry run: without the check, training would hang (strategy_test.py says why).
+        (["--strategy=mirrored", "--devices=/gpu:0,/gpu:1", "--dry_run"], "no device /gpu:0, "),
+        (["--devices=2", "--dry_run"], "devices are for strategy mirrored or one_device"),
     ],
 )
 def test_bad_input_in_process(tmp_path, data_dir, flags, message, capsys):
@@ -182,6 +194,34 @@ def _check_one_clear_line(code, stderr, message, model_dir):
     assert len(errors) == 1 and re.search(message, errors[0]), stderr[-2000:]
     assert "Traceback" not in stderr
     assert not os.path.exists(model_dir) or os.listdir(model_dir) == []
+
+
+def test_a_device_that_does_not_exist_is_refused_by_the_dry_run(tmp_path, data_dir):
+    # Only one CPU device in a fresh process: TensorFlow would put /cpu:1 on /cpu:0, and
+    # training would hang in the first all-reduce (tests/distribute/strategy_test.py).
+    model_dir = str(tmp_path / "run")
+    flags = ("--strategy=mirrored", "--devices=/cpu:0,/cpu:1", "--dry_run")
+    done = train(model_dir, data_dir, *flags, timeout=120)
+    message = r"no device /cpu:1 on this machine \(TensorFlow sees /cpu:0\): .* --devices=2"
+    _check_one_clear_line(done.returncode, done.stderr, message, model_dir)
+
+
+def test_a_device_count_trains_on_that_many_logical_cpus(tmp_path, data_dir):
+    model_dir = str(tmp_path / "run")
+    flags = ("--strategy=mirrored", "--devices=2", "--epochs=1", "--warmup_epochs=0.5")
+    done = train(model_dir, data_dir, *flags, *TINY, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert results(model_dir)["num_replicas"] == 2 and results(model_dir)["steps"] == 4
+
+
+def test_a_model_dir_that_is_a_file_is_one_clear_line(tmp_path, data_dir):
+    model_dir = tmp_path / "notes.txt"
+    model_dir.write_text("mine")
+    for where in (model_dir, model_dir / "run"):
+        done = train(str(where), data_dir, "--epochs=1", timeout=120)
+        message = f"model_dir {where} is a file.*, not a folder: give .* folder for --model_dir"
+        _check_one_clear_line(done.returncode, done.stderr, message, str(tmp_path / "none"))
+        assert os.listdir(tmp_path) == ["notes.txt"] and model_dir.read_text() == "mine"
 
 
 def test_corrupt_tfrecord_is_named(tmp_path, data_dir, capsys):
