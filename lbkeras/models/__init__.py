@@ -1,8 +1,9 @@
-"""Classifiers for the trainer's ``--model`` flag, built by name.
+"""Models for the trainer's ``--model`` flag, built by name: classifiers and a language model.
 
-Every model is a plain functional ``keras.Model`` of core Keras layers that outputs
-logits (no softmax: use ``from_logits=True``), has its weights when returned, and
-survives ``model.save`` + ``keras.saving.load_model``. The logits layer computes in
+Every model is a plain functional ``keras.Model`` of Keras layers (the transformer's
+own are in ``lbkeras.layers``) that outputs logits (no softmax: use
+``from_logits=True``), has its weights when returned, and survives ``model.save`` +
+``keras.saving.load_model``. The logits layer computes in
 float32, also under a ``mixed_float16`` policy. Build it inside a strategy's scope to
 place its variables there.
 
@@ -14,6 +15,9 @@ Registered names (:func:`get`, :func:`names`) and their options:
 * ``"resnet18"``, ``"resnet34"``, ``"resnet50"``, ``"resnet101"`` and the same with
   ``"_v2"``: :func:`resnet` (``zero_init_residual_gamma``, ``synchronized_batch_norm``,
   ``bn_momentum``).
+* ``"transformer_lm"``: :func:`transformer_lm` (``num_layers``, ``width``, ``num_heads``,
+  ``mlp_ratio``, ``positions``, ``tie_embeddings``): next-token logits at every position,
+  ``(batch, context, num_classes)``, for a dataset whose task is "next_byte".
 
 Also here: :class:`SAMModel` and :func:`with_sam`, a ``keras.Model`` whose ``fit`` takes
 sharpness-aware steps (any model, registered or not).
@@ -38,6 +42,7 @@ from lbkeras.models.mlp import mlp
 from lbkeras.models.mnist1d_cnn import mnist1d_cnn
 from lbkeras.models.resnet import DEPTHS, VERSIONS, resnet, resnet_name
 from lbkeras.models.sam import SAMModel, with_sam
+from lbkeras.models.transformer_lm import transformer_lm
 from lbkeras.registry import Registry
 
 __all__ = [
@@ -49,12 +54,14 @@ __all__ = [
     "names",
     "options",
     "resnet",
+    "transformer_lm",
     "with_sam",
 ]
 
 MODELS = Registry("model")
 MODELS.add("mnist1d_cnn", mnist1d_cnn)
 MODELS.add("mlp", mlp)
+MODELS.add("transformer_lm", transformer_lm)
 for _version in VERSIONS:
     for _depth in DEPTHS:
         MODELS.add(resnet_name(_depth, _version), functools.partial(resnet, _depth, _version))
@@ -78,7 +85,8 @@ def get(
         **model_options: the model's options (:func:`options`).
 
     Returns:
-        A built functional ``keras.Model`` that outputs logits ``(batch, num_classes)``.
+        A built functional ``keras.Model`` that outputs logits ``(batch, num_classes)``
+        (a language model: ``(batch, context, num_classes)``).
 
     Raises:
         ValueError: an unknown name (the message lists the choices), an option the

@@ -14,7 +14,7 @@ RESNETS = [f"resnet{d}{v}" for d in (18, 34, 50, 101) for v in ("", "_v2")]
 
 def test_names():
     assert isinstance(models.MODELS, Registry)
-    assert models.names() == sorted(["mlp", "mnist1d_cnn", *RESNETS])
+    assert models.names() == sorted(["mlp", "mnist1d_cnn", "transformer_lm", *RESNETS])
 
 
 @pytest.mark.parametrize(
@@ -37,6 +37,14 @@ def test_options_lists_each_models_options_and_defaults():
         "filters": (32, 32, 64, 64),
         "strides": (1, 2, 1, 2),
         "bn_momentum": 0.9,
+    }
+    assert models.options("transformer_lm") == {
+        "num_layers": 4,
+        "width": 128,
+        "num_heads": 4,
+        "mlp_ratio": 4,
+        "positions": "learned",
+        "tie_embeddings": True,
     }
     for name in RESNETS:
         assert models.options(name) == {
