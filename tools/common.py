@@ -119,12 +119,12 @@ def usage(flag_values: flags.FlagValues, doc: str) -> str:
     )
 
 
-def define_experiment_flags(flag_values: flags.FlagValues, new_run_dir: bool = True) -> None:
+def define_experiment_flags(flag_values: flags.FlagValues, default_run_dir: bool = True) -> None:
     """Defines ``--config`` and a flag per setting of ExperimentConfig in ``flag_values``.
 
     Args:
-        new_run_dir: whether the tool makes a new run folder when ``--model_dir`` is not
-            given (:func:`experiment_config`); the help of ``--model_dir`` says so.
+        default_run_dir: whether the tool makes a new run folder when ``--model_dir`` is
+            not given (:func:`experiment_config`); the help of ``--model_dir`` says so.
     """
     flags.DEFINE_string(
         "config",
@@ -134,7 +134,7 @@ def define_experiment_flags(flag_values: flags.FlagValues, new_run_dir: bool = T
         module_name=EXPERIMENT,
     )
     define_flags(ExperimentConfig, flag_values)
-    if new_run_dir:
+    if default_run_dir:
         flag_values["model_dir"].help += f" Default: a new folder {RUNS_DIR}/DATE-TIME here."
 
 

@@ -41,7 +41,7 @@ flags.DEFINE_list(
     module_name=STUDY,
 )
 define_flags(StudySettings, FLAGS, group=STUDY)
-define_experiment_flags(FLAGS, new_run_dir=False)
+define_experiment_flags(FLAGS, default_run_dir=False)
 FLAGS["model_dir"].help += " Required: the study's folder (rerun the command to resume)."
 
 PROGRAM = "lbkeras-study"
