@@ -86,9 +86,7 @@ def largest_difference(folder: str, setting: str, index: int) -> float:
     for process in processes:
         _finish(process)
     a, b = (keras.saving.load_model(os.path.join(d, "model.keras")) for d in dirs)
-    return max(
-        float(np.max(np.abs(x - y))) for x, y in zip(a.get_weights(), b.get_weights())
-    )
+    return max(float(np.max(np.abs(x - y))) for x, y in zip(a.get_weights(), b.get_weights()))
 
 
 def main(argv: list[str]) -> None:

@@ -1,8 +1,8 @@
 """Test-session setup: two logical CPU devices for tf.distribute tests, one inter-op thread.
 
-Logical devices and the inter-op threads (``lbkeras.determinism``) must be configured before TensorFlow initialises its runtime, so
-it happens here, once, before any test module runs. Under KERAS_BACKEND=jax
-nothing imports TensorFlow.
+Logical devices and the inter-op threads (``lbkeras.determinism``) must be configured
+before TensorFlow initialises its runtime, so it happens here, once, before any test
+module runs. Under KERAS_BACKEND=jax nothing imports TensorFlow.
 """
 
 import os

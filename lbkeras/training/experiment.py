@@ -48,12 +48,12 @@ import tensorflow as tf
 
 from lbkeras import callbacks as lb_callbacks
 from lbkeras import data, determinism, layers, models, optimizers
-from lbkeras.data import stream
+from lbkeras.data import pipeline, stream
 from lbkeras.distribute import across_workers, keras_compat, make_strategy, worker_role
 from lbkeras.monitoring.logger import AdaScaleProgress, GradientStatisticsLogger, find_in_chain
 from lbkeras.training.config import MIXED_PRECISION_POLICIES, ExperimentConfig
 from lbkeras.training.outputs import Outputs, check_model_dir
-from lbkeras.training.plan import Plan, plan
+from lbkeras.training.plan import Plan, eval_batch_size, plan
 from lbkeras.training.recipe import (
     adam_scaling,
     base_learning_rate,
@@ -386,7 +386,11 @@ def _train_input(prepared: Prepared):
 
 def _eval_input(prepared: Prepared):
     def dataset_fn(input_context: tf.distribute.InputContext) -> tf.data.Dataset:
-        batch = input_context.get_per_replica_batch_size(prepared.config.global_batch_size)
+        batch = eval_batch_size(
+            pipeline.shard_size(prepared.source.info.num_eval, input_context),
+            input_context.get_per_replica_batch_size(prepared.config.global_batch_size),
+            input_context.num_replicas_in_sync // input_context.num_input_pipelines,
+        )
         ds = prepared.source.make("eval", batch, training=False, input_context=input_context)
         return _labels(ds, prepared)
 

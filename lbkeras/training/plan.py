@@ -110,3 +110,26 @@ def plan(config: ExperimentConfig, num_train: int, num_replicas: int) -> Plan:
         schedule_steps=total,
         schedule_steps_per_pass=schedule_per_pass,
     )
+
+
+def eval_batch_size(num_examples: int, batch_size: int, replicas: int) -> int:
+    """The largest eval batch up to ``batch_size`` that gives each of ``replicas`` the same
+    number of batches from one pipeline of ``num_examples`` (none of them empty).
+
+    One input pipeline deals its batches to its replicas in turn; when their number is not a
+    multiple of the replicas, the last round leaves a replica an empty batch, on which
+    TensorFlow's CPU convolution returns a wrongly shaped tensor (batch norm after it then
+    fails: "Incompatible shapes: [64] vs. [0,40,32]"). Evaluation is a mean over examples, so a
+    smaller batch changes nothing else. Where no batch splits evenly (a few examples over
+    several replicas), ``batch_size``.
+
+    Example:
+        >>> eval_batch_size(500, 2048, 2), eval_batch_size(4000, 1024, 2)
+        (499, 1024)
+    """
+    if replicas <= 1:
+        return batch_size
+    for candidate in range(batch_size, 0, -1):
+        if math.ceil(num_examples / candidate) % replicas == 0:
+            return candidate
+    return batch_size

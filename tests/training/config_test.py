@@ -55,6 +55,7 @@ CHANGED = ExperimentConfig(
     tpu="local",
     mixed_precision="bfloat16",
     jit_compile=True,
+    deterministic=False,
     model_dir="/runs/a",
     seed=7,
     steps_per_loop=100,

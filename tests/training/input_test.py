@@ -99,3 +99,17 @@ def test_every_evaluation_is_one_pass_over_the_eval_split(tmp_path):
     assert results["eval_accuracy"] == pytest.approx(accuracy, abs=1e-6)
     logged = read_scalars(f"{config.model_dir}/logs/eval", "accuracy")
     assert sorted(logged) == [7, 14, 20] and logged[20] == pytest.approx(accuracy, abs=1e-6)
+
+
+def test_two_replicas_each_get_nonempty_eval_batches_covering_the_eval_split(tmp_path):
+    # 100 eval examples at 150 per replica: one batch of the pipeline would leave the
+    # second replica an empty batch (on which a CPU convolution returns a wrong shape).
+    prepared = prepare(_config(tmp_path, strategy="mirrored", devices=("2",)))
+    _, eval_data = input_data(prepared)
+    seen = []
+    for x, _ in eval_data:
+        parts = prepared.strategy.experimental_local_results(x)
+        assert len(parts) == 2 and all(part.shape[0] > 0 for part in parts)
+        seen.extend(row.tobytes() for part in parts for row in part.numpy())
+    eval_x, _ = next(iter(prepared.source.make("eval", 100, training=False)))
+    assert sorted(seen) == sorted(row.tobytes() for row in eval_x.numpy())
