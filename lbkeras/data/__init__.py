@@ -11,6 +11,8 @@ Registered names (:func:`get`, :func:`names`):
 * ``"tfds:NAME"``: :class:`TFDSDataset`, a prepared TensorFlow Datasets dataset.
 * ``"imagenet"``: :class:`ImageNetDataset`, the standard TFRecord shards (shards files).
 * ``"folder"``: :class:`FolderDataset`, one folder of images per class (shards examples).
+* ``"text"``: :class:`TextDataset`, byte-level text for language models: a folder of
+  ``.txt`` files, or by default the source of the pinned Keras (shards windows).
 
 The image sources take ``augment=`` "mixup", "cutmix" or "randaugment"; with MixUp and CutMix,
 ``Dataset.soft_labels`` is true and labels are one-hot: train with ``CategoricalCrossentropy``.
@@ -54,6 +56,7 @@ __all__ = [
     "MNIST1DDataset",
     "SyntheticDataset",
     "TFDSDataset",
+    "TextDataset",
     "get",
     "load_mnist1d",
     "names",
@@ -68,6 +71,7 @@ _LAZY = {
     "MNIST1DDataset": "lbkeras.data.mnist1d",
     "SyntheticDataset": "lbkeras.data.synthetic",
     "TFDSDataset": "lbkeras.data.tfds",
+    "TextDataset": "lbkeras.data.text",
     "load_mnist1d": "lbkeras.data.mnist1d",
 }
 
@@ -100,6 +104,7 @@ DATASETS.add("synthetic", _lazy_factory("SyntheticDataset"))
 DATASETS.add(TFDS_PREFIX + "<name>", _lazy_factory("TFDSDataset"))
 DATASETS.add("imagenet", _lazy_factory("ImageNetDataset"))
 DATASETS.add("folder", _lazy_factory("FolderDataset"))
+DATASETS.add("text", _lazy_factory("TextDataset"))
 
 
 def get(name: str, data_dir: str | None = None, **options: Any) -> Dataset:

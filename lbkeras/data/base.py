@@ -27,6 +27,14 @@ if TYPE_CHECKING:
     import tensorflow as tf
 
 SPLITS = ("train", "eval")
+#: Where sources that generate or gather their data cache it by default.
+CACHE_DIR = "~/.cache/lbkeras"
+#: What a source's labels are (``DatasetInfo.task``): one class per example, or the next
+#: byte at every position of a window (a language model's; the trainer then reports
+#: bits per byte).
+CLASSIFICATION = "classification"
+NEXT_BYTE = "next_byte"
+TASKS = (CLASSIFICATION, NEXT_BYTE)
 AUGMENTATIONS = (None, "mixup", "cutmix", "randaugment")
 SOFT_LABEL_AUGMENTATIONS = ("mixup", "cutmix")
 
@@ -41,6 +49,9 @@ class DatasetInfo:
         input_shape: the shape of one example's features, e.g. ``(40,)`` or ``(224, 224, 3)``.
         num_train: examples in the train split (for ``steps_per_epoch``).
         num_eval: examples in the eval split.
+        task: "classification" (labels ``(batch,)``) or "next_byte" (features and labels
+            are windows of byte ids ``(batch, context)``, the labels one byte later;
+            ``num_classes`` is 256 and an example is a window).
     """
 
     name: str
@@ -48,6 +59,17 @@ class DatasetInfo:
     input_shape: tuple[int, ...]
     num_train: int
     num_eval: int
+    task: str = CLASSIFICATION
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"task={self.task!r}; choose one of: {', '.join(TASKS)}")
+
+    @property
+    def tokens_per_example(self) -> int:
+        """Predicted tokens per example: the context for "next_byte"; 0 for classification
+        (its examples are not token sequences)."""
+        return self.input_shape[0] if self.task == NEXT_BYTE else 0
 
 
 class Dataset(abc.ABC):

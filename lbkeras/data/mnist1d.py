@@ -37,9 +37,9 @@ import tensorflow as tf
 from lbkeras.atomic import write_atomically
 from lbkeras.checks import check_int
 from lbkeras.data import pipeline
-from lbkeras.data.base import Dataset, DatasetInfo
+from lbkeras.data.base import CACHE_DIR, Dataset, DatasetInfo
 
-DEFAULT_DATA_DIR = "~/.cache/lbkeras"
+DEFAULT_DATA_DIR = CACHE_DIR
 
 
 def load_mnist1d(

@@ -19,7 +19,7 @@ SOURCES = [FolderDataset, ImageNetDataset, MNIST1DDataset, SyntheticDataset, TFD
 
 
 def test_names():
-    assert data.names() == ["folder", "imagenet", "mnist1d", "synthetic", "tfds:<name>"]
+    assert data.names() == ["folder", "imagenet", "mnist1d", "synthetic", "text", "tfds:<name>"]
 
 
 def test_get_builds_each_source(tmp_path):
@@ -43,7 +43,7 @@ def test_tfds_prefix_routes_to_the_tfds_source(tmp_path):
 
 
 def test_unknown_dataset_lists_choices(tmp_path):
-    choices = "folder, imagenet, mnist1d, synthetic, tfds:<name>"
+    choices = "folder, imagenet, mnist1d, synthetic, text, tfds:<name>"
     with pytest.raises(
         ValueError, match=f"unknown dataset 'imagenet21k'; choose one of: {choices}"
     ):
