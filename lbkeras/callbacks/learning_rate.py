@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 from lbkeras.callbacks.writers import WriterCallback
+from lbkeras.optimizers.wrapper import chain
 
 
 class LearningRateLogger(WriterCallback, keras.callbacks.Callback):
@@ -61,10 +62,9 @@ class LearningRateLogger(WriterCallback, keras.callbacks.Callback):
 def learning_rate_at(optimizer: keras.optimizers.Optimizer, step: int) -> float:
     """The learning rate ``optimizer`` applies at ``step`` (0-based), as a float.
 
-    Looks through wrappers (``LossScaleOptimizer``) to the optimizer with the rate.
+    Looks through wrappers (``LossScaleOptimizer``, lbkeras's) to the optimizer with the rate.
     """
-    inner = getattr(optimizer, "inner_optimizer", optimizer)
-    rate = inner._learning_rate
+    rate = chain(optimizer)[-1]._learning_rate
     if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
         return float(rate(step))
     if callable(rate):

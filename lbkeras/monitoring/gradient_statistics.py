@@ -55,7 +55,7 @@ from keras import ops
 from lbkeras.checks import check_fraction, check_int
 from lbkeras.monitoring.noise_scale import NoiseScaleObserver, read
 from lbkeras.optimizers.layerwise import TrustRatioRecorder, variable_path
-from lbkeras.optimizers.wrapper import OptimizerWrapper
+from lbkeras.optimizers.wrapper import OptimizerWrapper, find_in_chain
 
 #: The per-step scalars of a buffer row, in column order (then the per-variable blocks).
 SCALARS = (
@@ -188,9 +188,9 @@ class GradientStatistics(NoiseScaleObserver, OptimizerWrapper):
 
     def _trust_ratios(self) -> list:
         """The applied trust ratio of each variable: the first recorder's in the chain."""
-        for optimizer in self.chain()[1:]:
-            if isinstance(optimizer, TrustRatioRecorder):
-                return [read(v) for v in optimizer.applied_trust_ratios]
+        recorder = find_in_chain(self.inner_optimizer, TrustRatioRecorder)
+        if recorder is not None:
+            return [read(v) for v in recorder.applied_trust_ratios]
         return [ops.ones((), "float32") for _ in self.variable_paths]
 
     # -- reading it back on the host ----------------------------------------------------

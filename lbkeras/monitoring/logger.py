@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
 
 import keras
 import numpy as np
@@ -35,15 +34,7 @@ from lbkeras.callbacks.writers import WriterCallback
 from lbkeras.monitoring import noise_scale
 from lbkeras.monitoring.gradient_statistics import GradientStatistics
 from lbkeras.optimizers import AdaScale
-
-
-def find_in_chain(optimizer: keras.optimizers.Optimizer, kind: type) -> Any:
-    """The first optimizer of type ``kind`` in ``optimizer``'s chain (through loss scaling)."""
-    while optimizer is not None:
-        if isinstance(optimizer, kind):
-            return optimizer
-        optimizer = getattr(optimizer, "inner_optimizer", None)
-    return None
+from lbkeras.optimizers.wrapper import find_in_chain
 
 
 class AdaScaleProgress(WriterCallback, keras.callbacks.Callback):

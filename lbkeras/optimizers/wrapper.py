@@ -42,10 +42,39 @@ outermost wrapper, which works.)
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import ops
 
 UNSUPPORTED_ON_WRAPPED = ("use_ema", "gradient_accumulation_steps", "loss_scale_factor")
+
+
+def chain(optimizer: keras.optimizers.Optimizer) -> list[keras.optimizers.Optimizer]:
+    """``optimizer`` and the ones it wraps, outermost first.
+
+    Follows ``inner_optimizer``: through lbkeras wrappers and Keras's
+    ``LossScaleOptimizer`` alike. The last one is the optimizer with the learning rate.
+
+    Example:
+        >>> from lbkeras.optimizers import GradientNoise, Lookahead, TrustRatio
+        >>> optimizer = Lookahead(TrustRatio(keras.optimizers.SGD(0.1)))
+        >>> [type(o).__name__ for o in chain(optimizer)]
+        ['Lookahead', 'TrustRatio', 'SGD']
+        >>> type(find_in_chain(optimizer, TrustRatio)).__name__
+        'TrustRatio'
+        >>> find_in_chain(optimizer, GradientNoise) is None
+        True
+    """
+    optimizers = [optimizer]
+    while getattr(optimizers[-1], "inner_optimizer", None) is not None:
+        optimizers.append(optimizers[-1].inner_optimizer)
+    return optimizers
+
+
+def find_in_chain(optimizer: keras.optimizers.Optimizer, kind: type) -> Any:
+    """The first optimizer of type ``kind`` in :func:`chain` of ``optimizer``, or None."""
+    return next((member for member in chain(optimizer) if isinstance(member, kind)), None)
 
 
 class GradientObserver:
@@ -141,11 +170,8 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
             self.inner_optimizer.build(var_list)
 
     def chain(self) -> list:
-        """This wrapper and the optimizers it wraps, outermost first."""
-        optimizers = [self]
-        while isinstance(optimizers[-1], OptimizerWrapper):
-            optimizers.append(optimizers[-1].inner_optimizer)
-        return optimizers
+        """This wrapper and the optimizers it wraps, outermost first (:func:`chain`)."""
+        return chain(self)
 
     def observers(self) -> list:
         """The :class:`GradientObserver` wrappers of :meth:`chain`."""

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from lbkeras.atomic import save_atomically
+from lbkeras.optimizers.wrapper import chain
 from lbkeras.training.config import ExperimentConfig
 from lbkeras.training.experiment import prepare
 from lbkeras.training.recipe import (
@@ -53,10 +54,6 @@ def dry_run(config: ExperimentConfig) -> dict[str, Any]:
     prepared = prepare(config)
     steps = prepared.plan
     optimizer = build_optimizer(config, prepared.schedule)
-    chain = []
-    while optimizer is not None:
-        chain.append(type(optimizer).__name__)
-        optimizer = getattr(optimizer, "inner_optimizer", None)
     summary = {
         "strategy": type(prepared.strategy).__name__,
         "num_replicas": steps.num_replicas,
@@ -76,7 +73,7 @@ def dry_run(config: ExperimentConfig) -> dict[str, Any]:
         "peak_learning_rate": peak_learning_rate(config),
         "first_learning_rate": float(prepared.schedule(0)),
         "final_learning_rate": float(prepared.schedule(steps.total_steps - 1)),
-        "optimizer": " > ".join(chain),
+        "optimizer": " > ".join(type(member).__name__ for member in chain(optimizer)),
         "resumes_at_loop": prepared.initial_loop,
     }
     if prepared.outputs.is_chief:

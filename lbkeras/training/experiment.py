@@ -50,7 +50,8 @@ from lbkeras import callbacks as lb_callbacks
 from lbkeras import data, determinism, layers, models, optimizers
 from lbkeras.data import pipeline, stream
 from lbkeras.distribute import across_workers, keras_compat, make_strategy, worker_role
-from lbkeras.monitoring.logger import AdaScaleProgress, GradientStatisticsLogger, find_in_chain
+from lbkeras.monitoring.logger import AdaScaleProgress, GradientStatisticsLogger
+from lbkeras.optimizers.wrapper import find_in_chain
 from lbkeras.training.config import MIXED_PRECISION_POLICIES, ExperimentConfig
 from lbkeras.training.outputs import Outputs, check_model_dir
 from lbkeras.training.plan import Plan, eval_batch_size, plan

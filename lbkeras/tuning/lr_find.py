@@ -41,6 +41,7 @@ import keras
 import numpy as np
 
 from lbkeras.atomic import save_atomically, write_text
+from lbkeras.optimizers.wrapper import chain
 from lbkeras.training.config import MIXED_PRECISION_POLICIES, ExperimentConfig, setting
 from lbkeras.training.experiment import build, prepare
 from lbkeras.training.recipe import effective_batch_size
@@ -202,8 +203,4 @@ def plot(test: RangeTest, path: str, title: str) -> None:
 
 def _optimizer_names(optimizer: Any) -> str:
     """``"Lookahead > LAMB"``: the optimizer's chain, outermost first."""
-    names = []
-    while optimizer is not None:
-        names.append(type(optimizer).__name__)
-        optimizer = getattr(optimizer, "inner_optimizer", None)
-    return " > ".join(names)
+    return " > ".join(type(member).__name__ for member in chain(optimizer))

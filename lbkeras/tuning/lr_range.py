@@ -50,6 +50,7 @@ from keras import ops
 
 from lbkeras.checks import check_float, check_fraction, check_int, check_range
 from lbkeras.optimizers import GradientAccumulation
+from lbkeras.optimizers.wrapper import chain
 from lbkeras.tuning.lr_ramp import MODES, LearningRateRamp
 
 #: The suggested rates, by name; ``"valley"`` is the recommended one by default.
@@ -353,7 +354,7 @@ class _State:
             if not (id(v) in seen or seen.add(id(v)))
         ]
         self.values = [ops.convert_to_numpy(v) for v in self.variables]
-        self.learning_rate = _chain(model.optimizer)[-1]._learning_rate
+        self.learning_rate = chain(model.optimizer)[-1]._learning_rate
         self.steps_per_execution = model.steps_per_execution
 
     def restore(self) -> None:
@@ -365,14 +366,6 @@ class _State:
         self.model.make_train_function(force=True)  # trace the original rate back in
 
 
-def _chain(optimizer: keras.optimizers.Optimizer) -> list[keras.optimizers.Optimizer]:
-    """``optimizer`` and the ones it wraps (loss scaling, lbkeras wrappers), outermost first."""
-    chain = [optimizer]
-    while getattr(chain[-1], "inner_optimizer", None) is not None:
-        chain.append(chain[-1].inner_optimizer)
-    return chain
-
-
 def _replace_learning_rate(optimizer: keras.optimizers.Optimizer, learning_rate: Any) -> None:
     """Makes ``learning_rate`` (a schedule, or the optimizer's own rate variable) the rate
     of ``optimizer``'s whole chain.
@@ -381,9 +374,9 @@ def _replace_learning_rate(optimizer: keras.optimizers.Optimizer, learning_rate:
     schedule, and refuses to put it back; the variable must stay tracked, in its place,
     for ``model.save`` and for the restored optimizer to be the same as before.
     """
-    chain = _chain(optimizer)
-    chain[-1]._learning_rate = learning_rate  # a variable it tracks already stays tracked
-    for wrapper in chain[:-1]:
+    *wrappers, innermost = chain(optimizer)
+    innermost._learning_rate = learning_rate  # a variable it tracks already stays tracked
+    for wrapper in wrappers:
         if hasattr(wrapper, "_share"):  # lbkeras wrappers keep a shared reference
             wrapper._share("_learning_rate", learning_rate)
 
@@ -391,7 +384,7 @@ def _replace_learning_rate(optimizer: keras.optimizers.Optimizer, learning_rate:
 def _micro_batches(optimizer: keras.optimizers.Optimizer) -> int:
     """Batches ``fit`` reads per optimizer update: a ``GradientAccumulation``'s steps."""
     count = 1
-    for member in _chain(optimizer):
+    for member in chain(optimizer):
         if isinstance(member, GradientAccumulation):
             count *= int(ops.convert_to_numpy(member.steps_for_next_update()))
     return count

@@ -16,6 +16,7 @@ from lbkeras.optimizers import (
     OptimizerWrapper,
     TrustRatio,
 )
+from lbkeras.optimizers.wrapper import chain, find_in_chain
 from tests.optimizers.common import make_variable, random_gradients
 from tests.optimizers.stepping import apply, values
 
@@ -195,3 +196,16 @@ def test_model_fit_trains_through_the_chain(make):
     model, history = _fit_regression(make())
     assert history.history["loss"][-1] < history.history["loss"][0]  # conformance_test: > 90%
     assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 12
+
+
+def test_chain_walks_wrappers_and_loss_scaling_outermost_first():
+    sgd = keras.optimizers.SGD(0.1)
+    trust_ratio = TrustRatio(sgd)
+    lookahead = Lookahead(trust_ratio)
+    scaled = keras.optimizers.LossScaleOptimizer(lookahead)
+    assert chain(scaled) == [scaled, lookahead, trust_ratio, sgd]
+    assert lookahead.chain() == [lookahead, trust_ratio, sgd]
+    assert chain(sgd) == [sgd]
+    assert find_in_chain(scaled, TrustRatio) is trust_ratio
+    assert find_in_chain(scaled, OptimizerWrapper) is lookahead  # the first, outermost
+    assert find_in_chain(scaled, GradientNoise) is None
