@@ -16,6 +16,7 @@ NaN / divergence guard, exit status 3). About a minute per name on 2 CPU cores.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 import time
@@ -60,7 +61,7 @@ def main(argv: list[str]) -> None:
             outcome = "trained"
         except NonFiniteLossError as error:
             accuracy, loss = "-", "-"
-            outcome = f"diverged: {str(error).split(':')[0]}"
+            outcome = "diverged: " + re.split(r"; | is above", str(error))[0]
         print(
             f"{name:<22} {base_learning_rate(config):>9.3g} {peak_learning_rate(config):>8.3g} "
             f"{accuracy:>8} {loss:>10} {time.perf_counter() - start:>5.0f}s  {outcome}",

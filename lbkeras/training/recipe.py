@@ -72,15 +72,20 @@ def effective_batch_size(config: ExperimentConfig) -> int:
 
 def base_learning_rate(config: ExperimentConfig) -> float:
     """The learning rate at ``base_batch_size``: ``config.base_learning_rate``, or if that
-    is 0 (not given), the default of the optimizer that takes the rate (a wrapper's inner
-    one, :func:`lbkeras.optimizers.default_learning_rate`), scaled by ``lr_scaling`` from
-    the batch that default is for to ``base_batch_size``."""
+    is 0 (not given), the default (:func:`lbkeras.optimizers.default_learning_rate`) of the
+    outermost optimizer of :func:`named_chain` that has one (the optimizer that takes the
+    rate, or a wrapper that sets the step size itself), scaled by ``lr_scaling`` from the
+    batch that default is for to ``base_batch_size``."""
     if config.base_learning_rate:
         return config.base_learning_rate
-    name = base_optimizer_name(config)
+    name = next(n for n, _ in named_chain(config) if optimizers.has_default_learning_rate(n))
     rate, batch = optimizers.default_learning_rate(name)
     return scale_learning_rate(
-        rate, config.base_batch_size, batch, rule=config.lr_scaling, optimizer=name
+        rate,
+        config.base_batch_size,
+        batch,
+        rule=config.lr_scaling,
+        optimizer=base_optimizer_name(config),
     )
 
 

@@ -59,6 +59,9 @@ def test_every_optimizer_has_a_default_learning_rate_and_its_batch():
         assert 0 < rate <= 1.0 and batch == optimizers.DEFAULT_BASE_BATCH_SIZE, name
     assert optimizers.default_learning_rate("lars") == (1.0, 256)  # the default experiment's
     assert optimizers.default_learning_rate("nesterov") == (0.1, 256)  # Goyal et al.'s
-    for name in optimizers.names(wrapper=True):  # a wrapper takes its inner optimizer's
+    # TrustRatio sets the step size itself; the other wrappers take their inner optimizer's.
+    assert optimizers.default_learning_rate("trust_ratio") == (1e-3, 256)
+    for name in set(optimizers.names(wrapper=True)) - {"trust_ratio"}:
+        assert not optimizers.has_default_learning_rate(name), name
         with pytest.raises(ValueError, match="ask for the default of the optimizer it wraps"):
             optimizers.default_learning_rate(name)

@@ -30,10 +30,20 @@ def _config(model_dir, **changes):
         ({}, 1.0, 0.5),  # LARS: 1.0 per 256, the linear rule to 128
         ({"optimizer": "adam"}, 1e-3, 5e-4),
         ({"optimizer": "nesterov"}, 0.1, 0.05),
-        ({"optimizer": "lion", "lr_scaling": "sqrt"}, 1e-4, 1e-4 * 0.5**0.5),
+        ({"optimizer": "lion", "lr_scaling": "sqrt"}, 3e-4, 3e-4 * 0.5**0.5),
         # A wrapper takes its inner optimizer's default: LAMB's, or SGD's when none is named.
         ({"optimizer": "lookahead", "optimizer_options": {"optimizer": "lamb"}}, 1e-3, 5e-4),
         ({"optimizer": "lookahead"}, 0.1, 0.05),
+        # TrustRatio sets the step size itself: its own default, around any optimizer.
+        ({"optimizer": "trust_ratio", "optimizer_options": {"optimizer": "adam"}}, 1e-3, 5e-4),
+        (
+            {
+                "optimizer": "lookahead",
+                "optimizer_options": {"optimizer": "trust_ratio", "optimizer_options": {}},
+            },
+            1e-3,
+            5e-4,
+        ),
         # The default is for batch 256; at another base batch it is scaled there by the rule.
         ({"optimizer": "adam", "base_batch_size": 512}, 2e-3, 5e-4),
         ({"optimizer": "adam", "base_learning_rate": 0.01}, 0.01, 5e-3),  # given: kept
