@@ -7,7 +7,7 @@ computes:
   The small-batch gradients are each replica's own gradient of each micro-batch
   (before the all-reduce), the large-batch gradient is the all-reduced one the
   optimizer steps with; their squared norms give unbiased estimates of ``|G|^2`` and
-  ``tr(Sigma)`` (:mod:`lbkeras.monitoring.noise_scale`), each smoothed by a debiased
+  ``tr(Sigma)`` (:mod:`lbkeras.optimizers.noise_scale`), each smoothed by a debiased
   EMA (non-finite steps skipped, float32). It costs two sums of squares over the
   gradients and one scalar more in the gradients' own all-reduce;
 * every ``every_steps`` updates: the global gradient norm, the global update/weight
@@ -53,8 +53,8 @@ import numpy as np
 from keras import ops
 
 from lbkeras.checks import check_fraction, check_int
-from lbkeras.monitoring.noise_scale import NoiseScaleObserver, read
 from lbkeras.optimizers.layerwise import TrustRatioRecorder, variable_path
+from lbkeras.optimizers.noise_scale import NoiseScaleObserver, read
 from lbkeras.optimizers.wrapper import OptimizerWrapper, find_in_chain
 
 #: The per-step scalars of a buffer row, in column order (then the per-variable blocks).

@@ -31,9 +31,8 @@ import tensorflow as tf
 
 from lbkeras.callbacks.learning_rate import learning_rate_at
 from lbkeras.callbacks.writers import WriterCallback
-from lbkeras.monitoring import noise_scale
 from lbkeras.monitoring.gradient_statistics import GradientStatistics
-from lbkeras.optimizers import AdaScale
+from lbkeras.optimizers import AdaScale, noise_scale
 from lbkeras.optimizers.wrapper import find_in_chain
 
 

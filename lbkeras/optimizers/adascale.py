@@ -11,7 +11,7 @@ import keras
 from keras import ops
 
 from lbkeras.checks import check_float, check_fraction
-from lbkeras.monitoring.noise_scale import NoiseScaleObserver, read
+from lbkeras.optimizers.noise_scale import NoiseScaleObserver, read
 from lbkeras.optimizers.wrapper import OptimizerWrapper
 
 
@@ -29,7 +29,7 @@ class AdaScale(NoiseScaleObserver, OptimizerWrapper):
     base batch's schedule and ends when ``tau`` reaches its length (see :attr:`tau`).
 
     The statistics are the ones :class:`~lbkeras.monitoring.GradientStatistics`
-    measures (:class:`~lbkeras.monitoring.noise_scale.NoiseScaleObserver`): the ``n``
+    measures (:class:`~lbkeras.optimizers.noise_scale.NoiseScaleObserver`): the ``n``
     small-batch gradients of an update are the replicas' micro-batch gradients, each of
     ``b`` examples, so it needs ``n >= 2`` (replicas or gradient accumulation); until an
     estimate exists the gain is 1. ``scale=None`` takes the base batch to be ``b``, so
