@@ -16,8 +16,8 @@ command that shows the run.
     lbkeras-train --flagfile=configs/mnist1d_lamb_8k.cfg --dry_run --model_dir=/tmp/look
 
 Bad input (an unknown name, an impossible batch split, missing data, a flag that does
-not parse) prints one line naming the problem and exits with status 2; a NaN loss
-exits with status 3.
+not parse) prints one line naming the problem and exits with status 2; a NaN loss, or
+one that diverged (above --divergence_factor x ln(num_classes)), exits with status 3.
 """
 
 from __future__ import annotations
