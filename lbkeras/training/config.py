@@ -40,13 +40,7 @@ from lbkeras.distribute.strategy import STRATEGIES, check_devices
 from lbkeras.optimizers.trust_ratio import SCALES as TRUST_RATIO_SCALES
 from lbkeras.scaling import RULES as LR_SCALING_RULES
 from lbkeras.schedules.warmup import KINDS as WARMUP_KINDS
-
-#: ``mixed_precision`` names and the Keras policy each sets.
-MIXED_PRECISION_POLICIES = {
-    "none": "float32",
-    "float16": "mixed_float16",
-    "bfloat16": "mixed_bfloat16",
-}
+from lbkeras.training.precision import MIXED_PRECISION_POLICIES
 
 #: Settings that change how a run behaves but not what it computes: a run resumed with
 #: other values of these is the same run, and they are not hyper-parameters.

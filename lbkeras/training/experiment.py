@@ -52,9 +52,10 @@ from lbkeras.data import pipeline, stream
 from lbkeras.distribute import across_workers, keras_compat, make_strategy, worker_role
 from lbkeras.monitoring.logger import AdaScaleProgress, GradientStatisticsLogger
 from lbkeras.optimizers.wrapper import find_in_chain
-from lbkeras.training.config import MIXED_PRECISION_POLICIES, ExperimentConfig
+from lbkeras.training.config import ExperimentConfig
 from lbkeras.training.outputs import Outputs, check_model_dir
 from lbkeras.training.plan import Plan, eval_batch_size, plan
+from lbkeras.training.precision import mixed_precision
 from lbkeras.training.recipe import (
     adam_scaling,
     base_learning_rate,
@@ -119,12 +120,9 @@ def run(
         )
         return prepared.outputs.read_results()
     prepared.outputs.write_config(config)
-    keras.mixed_precision.set_global_policy(MIXED_PRECISION_POLICIES[config.mixed_precision])
-    try:
+    with mixed_precision(config.mixed_precision):
         model, train_data, eval_data = build(prepared)
         trained = train(prepared, model, train_data, eval_data, callbacks)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
     return report(prepared, trained)
 
 

@@ -37,13 +37,13 @@ import json
 import os
 from typing import Any
 
-import keras
 import numpy as np
 
 from lbkeras.atomic import save_atomically, write_text
 from lbkeras.optimizers.wrapper import chain
-from lbkeras.training.config import MIXED_PRECISION_POLICIES, ExperimentConfig, setting
+from lbkeras.training.config import ExperimentConfig, setting
 from lbkeras.training.experiment import build, prepare
+from lbkeras.training.precision import mixed_precision
 from lbkeras.training.recipe import effective_batch_size
 from lbkeras.tuning.lr_range import (
     MODES,
@@ -97,12 +97,9 @@ def lr_find(config: ExperimentConfig, settings: RangeTestSettings, output_dir: s
         prepared.plan, total_steps=max(prepared.plan.total_steps, settings.num_steps)
     )
     prepared = dataclasses.replace(prepared, plan=steps, initial_loop=0)
-    keras.mixed_precision.set_global_policy(MIXED_PRECISION_POLICIES[config.mixed_precision])
-    try:
+    with mixed_precision(config.mixed_precision):
         model, train_data, _ = build(prepared)
         test = lr_range_test(model, train_data, **dataclasses.asdict(settings))
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
     if prepared.outputs.is_chief:
         write_files(test, config, settings, output_dir, _optimizer_names(model.optimizer))
     return test

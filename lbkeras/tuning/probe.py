@@ -130,26 +130,26 @@ def probe(
     import keras
     import tensorflow as tf
 
-    from lbkeras.training.config import MIXED_PRECISION_POLICIES
     from lbkeras.training.experiment import build, prepare
+    from lbkeras.training.precision import mixed_precision
 
     check_int("warmup_steps", warmup_steps, positive=True)  # the first step compiles
     check_int("steps", steps, positive=True)
     fit_steps = warmup_steps + steps
     config = probe_config(config, config.global_batch_size, fit_steps)
     prepared = prepare(config)
-    keras.mixed_precision.set_global_policy(MIXED_PRECISION_POLICIES[config.mixed_precision])
     timer = _step_timer(keras)
     try:
-        model, train_data, _ = build(prepared)
-        model.fit(
-            train_data,
-            epochs=1,
-            steps_per_epoch=prepared.plan.total_fit_steps,
-            callbacks=[timer],
-            shuffle=False,  # the stream is shuffled already
-            verbose=0,
-        )
+        with mixed_precision(config.mixed_precision):
+            model, train_data, _ = build(prepared)
+            model.fit(
+                train_data,
+                epochs=1,
+                steps_per_epoch=prepared.plan.total_fit_steps,
+                callbacks=[timer],
+                shuffle=False,  # the stream is shuffled already
+                verbose=0,
+            )
     except tf.errors.OpError as error:
         if isinstance(error, tf.errors.ResourceExhaustedError) or mentions_memory(str(error)):
             raise MemoryError(memory_summary(f"{type(error).__name__}: {error}")) from error
