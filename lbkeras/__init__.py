@@ -15,7 +15,7 @@ Example:
     >>> optimizer = lbkeras.optimizers.LARS(schedule, momentum=0.9, weight_decay=5e-4)
 """
 
-from lbkeras import data, layers, models, optimizers, scaling, schedules
+from lbkeras import data, layers, metrics, models, optimizers, scaling, schedules
 from lbkeras.scaling import scale_adam_hyperparameters, scale_learning_rate
 
 __version__ = "0.1.0"
@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 __all__ = [
     "data",
     "layers",
+    "metrics",
     "models",
     "optimizers",
     "scaling",

@@ -43,18 +43,21 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from lbkeras.data.base import AUGMENTATIONS, Dataset, DatasetInfo
+from lbkeras.data.base import AUGMENTATIONS, CLASSIFICATION, NEXT_BYTE, TASKS, Dataset, DatasetInfo
 from lbkeras.registry import Registry
 
 __all__ = [
     "AUGMENTATIONS",
+    "CLASSIFICATION",
     "DATASETS",
     "Dataset",
     "DatasetInfo",
     "FolderDataset",
     "ImageNetDataset",
     "MNIST1DDataset",
+    "NEXT_BYTE",
     "SyntheticDataset",
+    "TASKS",
     "TFDSDataset",
     "TextDataset",
     "get",

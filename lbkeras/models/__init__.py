@@ -38,6 +38,7 @@ from typing import Any
 
 import keras
 
+from lbkeras.data.base import CLASSIFICATION, NEXT_BYTE
 from lbkeras.models.mlp import mlp
 from lbkeras.models.mnist1d_cnn import mnist1d_cnn
 from lbkeras.models.resnet import DEPTHS, VERSIONS, resnet, resnet_name
@@ -54,6 +55,7 @@ __all__ = [
     "names",
     "options",
     "resnet",
+    "task",
     "transformer_lm",
     "with_sam",
 ]
@@ -61,10 +63,16 @@ __all__ = [
 MODELS = Registry("model")
 MODELS.add("mnist1d_cnn", mnist1d_cnn)
 MODELS.add("mlp", mlp)
-MODELS.add("transformer_lm", transformer_lm)
+MODELS.add("transformer_lm", transformer_lm, task=NEXT_BYTE)
 for _version in VERSIONS:
     for _depth in DEPTHS:
         MODELS.add(resnet_name(_depth, _version), functools.partial(resnet, _depth, _version))
+
+
+def task(name: str) -> str:
+    """What the model registered under ``name`` predicts: a ``lbkeras.data`` task
+    ("classification", or "next_byte" for the language model; its registry tag)."""
+    return MODELS.tags(name).get("task", CLASSIFICATION)
 
 
 def options(name: str) -> dict[str, Any]:

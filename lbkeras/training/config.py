@@ -97,7 +97,8 @@ class ExperimentConfig:
     Learning rate: ``base_learning_rate`` is tuned for ``base_batch_size`` and scaled to
     the effective global batch by ``lr_scaling``; it is then the peak of the schedule,
     reached after ``warmup_epochs`` of warmup. Length: ``train_steps`` if set, else
-    ``epochs`` passes over the training data, ``round(epochs * N / B)`` steps. Wrappers
+    ``train_tokens`` (language models), else ``epochs`` passes over the training data,
+    ``round(epochs * N / B)`` steps. Wrappers
     (0 = off) go around the optimizer in this order: ``agc``, ``gradient_noise_eta``,
     ``trust_ratio``, ``lookahead``, and gradient accumulation outermost. See each
     field's help (``lbkeras-train --help``, by topic) for the rest.
@@ -183,7 +184,13 @@ class ExperimentConfig:
         group=LENGTH,
     )
     train_steps: int = setting(
-        0, "Training length in optimizer steps; 0: use --epochs.", group=LENGTH
+        0, "Training length in optimizer steps; 0: use --train_tokens or --epochs.", group=LENGTH
+    )
+    train_tokens: int = setting(
+        0,
+        "Training length in tokens, for language models (dataset text): round(tokens / "
+        "(B x context)) steps, a step being B sequences of context tokens; 0: use --epochs.",
+        group=LENGTH,
     )
     label_smoothing: float = setting(0.0, "Label smoothing of the cross-entropy.", group=EXPERIMENT)
     trust_ratio: float = setting(
@@ -331,6 +338,7 @@ class ExperimentConfig:
             check_int(name, getattr(self, name), positive=True)
         for name in (
             "train_steps",
+            "train_tokens",
             "lookahead",
             "ghost_batch_size",
             "seed",
@@ -355,8 +363,19 @@ class ExperimentConfig:
             check_float(name, getattr(self, name))
         check_float("decay_rate", self.decay_rate, positive=True)
         check_float("schedule_power", self.schedule_power, positive=True)
-        if not (self.train_steps or (math.isfinite(self.epochs) and self.epochs > 0)):
-            raise ValueError(f"epochs must be > 0 (or set train_steps), got {self.epochs!r}")
+        if self.train_steps and self.train_tokens:
+            raise ValueError(
+                f"train_steps={self.train_steps} and train_tokens={self.train_tokens} both set "
+                "the training length: set one of them"
+            )
+        if not (
+            self.train_steps
+            or self.train_tokens
+            or (math.isfinite(self.epochs) and self.epochs > 0)
+        ):
+            raise ValueError(
+                f"epochs must be > 0 (or set train_steps or train_tokens), got {self.epochs!r}"
+            )
         check_fraction("momentum", self.momentum)
         check_fraction("label_smoothing", self.label_smoothing)
         if list(self.decay_epochs) != sorted(set(self.decay_epochs)):

@@ -8,14 +8,16 @@ goes to ``config.model_dir`` through :class:`~lbkeras.training.outputs.Outputs`,
 place that knows that only the chief writes there::
 
     config.json        the resolved config, written first
-    logs/train         TensorBoard: loss, accuracy, learning rate per step, examples/second
-    logs/eval          eval loss and accuracy, every --eval_every_loops loops, and the
-                       HParams session (compared on the last eval accuracy/loss)
+    logs/train         TensorBoard: loss, accuracy (and for language models bits per
+                       byte), learning rate per step, examples/second
+    logs/eval          eval loss and accuracy (bits per byte), every --eval_every_loops
+                       loops, and the HParams session (compared on the last eval accuracy/loss)
     backup/            the newest backups: a killed run restarted with the same config
                        resumes exactly where the last one was taken (one taken after
                        the last loop leaves only the model and results to write)
     model.keras        the trained model, with optimizer state
-    results.json       final metrics, steps, passes, examples/second, wall time
+    results.json       final metrics, steps, passes, examples/second, wall time (language
+                       models: eval_bits_per_byte, tokens_per_step, tokens, tokens/second)
 
 Every scalar is on the optimizer-step axis. Other workers keep their backups and model
 under ``workers/TYPE-ID/``. Rerunning a complete run (a job scheduler restarts finished
@@ -48,6 +50,7 @@ import tensorflow as tf
 
 from lbkeras import callbacks as lb_callbacks
 from lbkeras import data, determinism, layers, models, optimizers
+from lbkeras import metrics as lb_metrics
 from lbkeras.data import pipeline, stream
 from lbkeras.distribute import across_workers, keras_compat, make_strategy, worker_role
 from lbkeras.monitoring.logger import AdaScaleProgress, GradientStatisticsLogger
@@ -144,7 +147,10 @@ def prepare(config: ExperimentConfig) -> Prepared:
     adam_scaling(config)
     strategy = make_strategy(config.strategy, devices=config.devices, tpu=config.tpu or None)
     source = data.get(config.dataset, data_dir=config.data_dir or None, **config.dataset_options)
-    steps = plan(config, source.info.num_train, strategy.num_replicas_in_sync)
+    _check_task(config, source.info)
+    steps = plan(
+        config, source.info.num_train, strategy.num_replicas_in_sync, source.info.tokens_per_example
+    )
     if config.ghost_batch_size and steps.per_replica_batch_size % config.ghost_batch_size:
         raise ValueError(
             f"ghost batch size {config.ghost_batch_size} does not divide the per-replica batch "
@@ -180,6 +186,13 @@ def prepare(config: ExperimentConfig) -> Prepared:
         steps.loops,
         steps.steps_per_loop,
     )
+    if steps.tokens_per_step:
+        logging.info(
+            "an example is a sequence of %d tokens: %d tokens per step, %d in all",
+            source.info.tokens_per_example,
+            steps.tokens_per_step,
+            steps.total_tokens,
+        )
     return Prepared(config, strategy, source, steps, schedule, outputs, initial_loop, complete)
 
 
@@ -205,11 +218,7 @@ def build(prepared: Prepared) -> tuple[keras.Model, Any, Any]:
         model.compile(
             optimizer=build_optimizer(config, prepared.schedule, _monitor_capacity(prepared)),
             loss=_loss(prepared.one_hot, config.label_smoothing),
-            metrics=[
-                keras.metrics.CategoricalAccuracy(name="accuracy")
-                if prepared.one_hot
-                else keras.metrics.SparseCategoricalAccuracy(name="accuracy")
-            ],
+            metrics=_metrics(prepared),
             jit_compile=config.jit_compile,
         )
     train_data, eval_data = input_data(prepared)
@@ -290,6 +299,7 @@ def train(
     training = {
         "train_loss": last.get("loss", math.nan),
         "train_accuracy": last.get("accuracy", math.nan),
+        **({"train_bits_per_byte": last["bits_per_byte"]} if "bits_per_byte" in last else {}),
         "examples_per_second": last.get("examples_per_second", math.nan),
         "wall_seconds": last.get("wall_seconds", math.nan),
     }
@@ -344,6 +354,7 @@ def report(prepared: Prepared, trained: Trained) -> dict[str, Any]:
     results = {
         "eval_loss": float(trained.eval_metrics["loss"]),
         "eval_accuracy": float(trained.eval_metrics["accuracy"]),
+        **_language_model_results(prepared, trained, trained_steps),
         **trained.training,
         "steps": trained_steps,
         "passes": trained_steps / steps.steps_per_pass,
@@ -423,6 +434,48 @@ def _agreed_backup(strategy: tf.distribute.Strategy, latest: int) -> int:
     """The newest backup every worker has: each keeps its two newest, and a worker
     killed while saving may be one behind the others."""
     return min(across_workers(strategy, latest))
+
+
+def _check_task(config: ExperimentConfig, info: data.DatasetInfo) -> None:
+    """The model predicts what the dataset's labels are (classes, or next bytes)."""
+    if models.task(config.model) != info.task:
+        choices = [name for name in models.names() if models.task(name) == info.task]
+        raise ValueError(
+            f"model {config.model!r} predicts {models.task(config.model)}, and dataset "
+            f"{info.name!r} is for {info.task}: use --model={' or '.join(choices)}"
+        )
+    if info.task == data.NEXT_BYTE and config.label_smoothing:
+        raise ValueError(
+            "label_smoothing is for classifiers; a language model is compared on the "
+            "unsmoothed next-byte loss (bits per byte): leave --label_smoothing at 0"
+        )
+
+
+def _metrics(prepared: Prepared) -> list[keras.metrics.Metric]:
+    """Accuracy for every task (per byte for language models), and bits per byte for
+    next-byte prediction; the loss is :func:`_loss`'s cross-entropy for both tasks."""
+    if prepared.one_hot:
+        return [keras.metrics.CategoricalAccuracy(name="accuracy")]
+    accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+    if prepared.source.info.task == data.NEXT_BYTE:
+        return [accuracy, lb_metrics.BitsPerByte()]
+    return [accuracy]
+
+
+def _language_model_results(
+    prepared: Prepared, trained: Trained, trained_steps: int
+) -> dict[str, float]:
+    """Bits per byte and token counts of a language model's run; none for classifiers."""
+    steps = prepared.plan
+    if prepared.source.info.task != data.NEXT_BYTE:
+        return {}
+    return {
+        "eval_bits_per_byte": float(trained.eval_metrics["bits_per_byte"]),
+        "tokens_per_step": steps.tokens_per_step,
+        "tokens": trained_steps * steps.tokens_per_step,
+        "tokens_per_second": trained.training["examples_per_second"]
+        * prepared.source.info.tokens_per_example,
+    }
 
 
 def _loss(one_hot: bool, label_smoothing: float) -> keras.losses.Loss:

@@ -8,12 +8,20 @@ the accumulation steps), and the input runs on across passes
 ``steps_per_loop`` steps each (by default about one pass, ``round(N / B)``), the last
 one shorter when the total is not a multiple.
 
+For language models an example is a sequence of ``context`` tokens, and a step trains
+on ``tokens_per_step = B x context`` tokens; ``train_tokens=T`` then trains
+``round(T / tokens_per_step)`` steps.
+
 Example:
     >>> p = plan(ExperimentConfig(global_batch_size=8192, epochs=30), 16_000, num_replicas=2)
     >>> p.total_steps, p.steps_per_loop, p.loops, p.per_replica_batch_size
     (59, 2, 30, 4096)
     >>> round(p.passes, 3)
     30.208
+    >>> lm = plan(ExperimentConfig(global_batch_size=64, train_tokens=10**6), 80_000,
+    ...           num_replicas=1, tokens_per_example=128)
+    >>> lm.tokens_per_step, lm.total_steps, lm.total_tokens
+    (8192, 122, 999424)
 """
 
 from __future__ import annotations
@@ -42,6 +50,8 @@ class Plan:
         schedule_steps: the length of the learning-rate schedule: ``total_steps``, or with
             AdaScale the base run's (at ``base_batch_size``), which ``tau`` counts.
         schedule_steps_per_pass: the schedule's steps per pass over the data.
+        tokens_per_step: tokens (labels) per optimizer update, the effective batch times
+            the tokens per example; 0 when the examples are not token sequences.
     """
 
     num_replicas: int
@@ -54,11 +64,17 @@ class Plan:
     warmup_steps: int
     schedule_steps: int
     schedule_steps_per_pass: float
+    tokens_per_step: int = 0
 
     @property
     def passes(self) -> float:
         """Passes over the training data the run makes."""
         return self.total_steps / self.steps_per_pass
+
+    @property
+    def total_tokens(self) -> int:
+        """Tokens the run trains on (0 when the examples are not token sequences)."""
+        return self.total_steps * self.tokens_per_step
 
     @property
     def fit_steps_per_loop(self) -> int:
@@ -85,18 +101,35 @@ class Plan:
         return self.loop_start(loop) * self.accumulation_steps
 
 
-def plan(config: ExperimentConfig, num_train: int, num_replicas: int) -> Plan:
+def plan(
+    config: ExperimentConfig, num_train: int, num_replicas: int, tokens_per_example: int = 0
+) -> Plan:
     """The plan of ``config`` on ``num_train`` training examples over ``num_replicas``.
 
+    ``tokens_per_example``: tokens per example of a language model's data (the context;
+    ``DatasetInfo.tokens_per_example``), 0 for data that are not token sequences.
+
     Raises:
-        ValueError: the global batch does not split over the replicas (with the fix).
+        ValueError: the global batch does not split over the replicas (with the fix), or
+            ``train_tokens`` for data that are not token sequences.
     """
     per_replica = check_global_batch(config.global_batch_size, num_replicas)
     steps_per_pass = num_train / effective_batch_size(config)
     # AdaScale follows the base run's schedule (tau counts its steps) and takes at most as
     # many steps as it (every gain is >= 1).
-    schedule_per_pass = num_train / config.base_batch_size if config.adascale else steps_per_pass
-    total = config.train_steps or max(1, round(config.epochs * schedule_per_pass))
+    schedule_batch = config.base_batch_size if config.adascale else effective_batch_size(config)
+    schedule_per_pass = num_train / schedule_batch
+    if config.train_tokens and not tokens_per_example:
+        raise ValueError(
+            "train_tokens sets the length of a language model's training; this dataset's "
+            "examples are not token sequences: use --epochs or --train_steps"
+        )
+    total = config.train_steps or max(
+        1,
+        round(config.train_tokens / (schedule_batch * tokens_per_example))
+        if config.train_tokens
+        else round(config.epochs * schedule_per_pass),
+    )
     per_loop = min(config.steps_per_loop or max(1, round(steps_per_pass)), total)
     return Plan(
         num_replicas=num_replicas,
@@ -109,6 +142,7 @@ def plan(config: ExperimentConfig, num_train: int, num_replicas: int) -> Plan:
         warmup_steps=warmup_steps(config, schedule_per_pass),
         schedule_steps=total,
         schedule_steps_per_pass=schedule_per_pass,
+        tokens_per_step=effective_batch_size(config) * tokens_per_example,
     )
 
 

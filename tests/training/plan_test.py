@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from lbkeras.training.plan import eval_batch_size
+from lbkeras.training.config import ExperimentConfig
+from lbkeras.training.plan import eval_batch_size, plan
 
 
 @pytest.mark.parametrize("replicas", [1, 2, 3, 4])
@@ -27,3 +28,30 @@ def test_eval_batch_size_is_the_largest_that_gives_every_replica_the_same_batche
             # Dealt in turn, every replica gets the same number of non-empty batches.
             sizes = [min(chosen, num_examples - start) for start in range(0, num_examples, chosen)]
             assert len(sizes) % replicas == 0 and min(sizes) > 0
+
+
+@pytest.mark.parametrize(
+    "batch, accumulation, tokens, context, steps",
+    [(64, 1, 10**6, 128, 122), (8, 2, 5000, 16, 20), (32, 1, 100, 128, 1)],
+)
+def test_train_tokens_sets_the_steps_of_a_language_model(
+    batch, accumulation, tokens, context, steps
+):
+    config = ExperimentConfig(
+        global_batch_size=batch, accumulation_steps=accumulation, train_tokens=tokens
+    )
+    p = plan(config, 80_000, num_replicas=1, tokens_per_example=context)
+    assert p.tokens_per_step == batch * accumulation * context
+    # round(tokens / tokens per step), at least one step: 10**6 / 8192 = 122.07,
+    # 5000 / 256 = 19.53, 100 / 4096 = 0.02.
+    assert p.total_steps == steps == max(1, round(tokens / (batch * accumulation * context)))
+    assert p.total_tokens == steps * p.tokens_per_step
+    assert math.isclose(p.passes, steps * batch * accumulation / 80_000)
+
+
+def test_classifiers_count_no_tokens_and_refuse_train_tokens():
+    assert plan(ExperimentConfig(), 16_000, num_replicas=1).tokens_per_step == 0
+    with pytest.raises(ValueError, match="not token sequences: use --epochs or --train_steps"):
+        plan(ExperimentConfig(train_tokens=10**6), 16_000, num_replicas=1)
+    with pytest.raises(ValueError, match="train_steps=5 and train_tokens=100 both set"):
+        ExperimentConfig(train_steps=5, train_tokens=100)
