@@ -3,11 +3,12 @@
 They run on batches of float images in [0, 1] (before normalisation), training only.
 
 * MixUp and CutMix are written here with stateless TensorFlow ops, a few lines each, and not
-  taken from keras-cv: ``keras_cv.layers.MixUp``/``CutMix`` (0.9.0) work with Keras 3.15 but
-  draw their mixing weights with unseeded ``tf.random.gamma``, so two runs with the same seed
-  differ. Here every batch gets its own seed from the ``make`` seed: bitwise repeatable. As in
-  keras-cv, each example gets its own weight and is mixed with a random partner from its batch.
-  Both return one-hot float32 labels: train with ``CategoricalCrossentropy``.
+  taken from keras-cv: ``keras_cv.layers.MixUp``/``CutMix`` (the keras-cv of requirements.txt)
+  work with Keras 3 but draw their mixing weights with unseeded ``tf.random.gamma``, so two runs
+  with the same seed differ. Here every batch gets its own seed from the ``make`` seed: bitwise
+  repeatable. As in keras-cv, each example gets its own weight and is mixed with a random
+  partner from its batch. Both return one-hot float32 labels: train with
+  ``CategoricalCrossentropy``.
 * RandAugment is ``keras_cv.layers.RandAugment`` with its defaults (Cubuk et al.; keras-cv: 3
   random operations per image, each applied with probability 10/11, magnitude 0.5 +- 0.15 of
   the maximum). It keeps the integer labels. Its random state is a

@@ -86,7 +86,8 @@ def training_stream(
         ds = _chain(one_pass(p).unbatch() for p in passes).skip(offset)
         ds = ds.batch(batch_size, drop_remainder=True, num_parallel_calls=pipeline.AUTOTUNE)
     # A known length lets Keras end a shorter last epoch before asking for a batch more
-    # (when the input runs out inside a step, Keras 3.15 counts one optimizer step too many).
+    # (when the input runs out inside a step, the Keras of requirements.txt counts one
+    # optimizer step too many).
     ds = ds.take(num_batches).apply(tf.data.experimental.assert_cardinality(num_batches))
     return ds.prefetch(pipeline.AUTOTUNE)
 

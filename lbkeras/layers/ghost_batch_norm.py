@@ -14,12 +14,12 @@ MOVING_STATISTICS = ("moving_mean", "moving_variance", "moving_stddev")
 def averaged_moving_statistics(add_weight_kwargs: dict) -> dict:
     """``add_weight`` arguments with the moving statistics averaged over replicas.
 
-    Keras 3 (checked up to 3.15) creates ``BatchNormalization``'s moving statistics with
-    aggregation "none". Under ``MirroredStrategy`` each replica then updates its own copy
-    of the mirrored variable: the copies drift apart, each replica evaluates with its
-    own, and the saved model holds replica 0's. With aggregation "mean" (tf.keras 2's
-    choice) every update is averaged over the replicas, so all copies agree. Used by
-    :class:`GhostBatchNormalization` and, for ``BatchNormalization``, by
+    Keras 3 (up to the Keras of requirements.txt) creates ``BatchNormalization``'s moving
+    statistics with aggregation "none". Under ``MirroredStrategy`` each replica then
+    updates its own copy of the mirrored variable: the copies drift apart, each replica
+    evaluates with its own, and the saved model holds replica 0's. With aggregation "mean"
+    (tf.keras 2's choice) every update is averaged over the replicas, so all copies agree.
+    Used by :class:`GhostBatchNormalization` and, for ``BatchNormalization``, by
     ``lbkeras.distribute.keras_compat``.
     """
     if add_weight_kwargs.get("name") in MOVING_STATISTICS:

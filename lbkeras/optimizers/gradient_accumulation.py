@@ -88,12 +88,12 @@ class GradientAccumulation(OptimizerWrapper):
 
     Keras's own ``Optimizer(gradient_accumulation_steps=N)`` gives the same weights for a
     fixed ``N`` and a constant learning rate on one device (tested with SGD momentum),
-    and its ``iterations`` counts updates too. In Keras 3.15.1, however, its learning-rate
-    schedule reads the micro-step counter, so a schedule runs ``N`` times too fast
-    (keras-team/keras#19990; verified: with ``N=3`` the first update uses the rate of
-    step 2), and under ``MirroredStrategy`` its ``apply`` fails ("merge_call called while
-    defining a new graph") because it branches around a cross-replica call. This wrapper
-    fixes both, takes a schedule for ``steps``, and composes with lbkeras's wrappers.
+    and its ``iterations`` counts updates too. In the Keras of requirements.txt, however,
+    its learning-rate schedule reads the micro-step counter, so a schedule runs ``N``
+    times too fast (keras-team/keras#19990; verified: with ``N=3`` the first update uses
+    the rate of step 2), and under ``MirroredStrategy`` its ``apply`` fails ("merge_call
+    called while defining a new graph") because it branches around a cross-replica call.
+    This wrapper fixes both, takes a schedule for ``steps``, and composes with lbkeras's wrappers.
 
     Under ``tf.distribute`` each replica accumulates its own gradients (the accumulators
     are "on read" variables summed over the replicas when saved, and split among them

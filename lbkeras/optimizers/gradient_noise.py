@@ -36,11 +36,10 @@ class GradientNoise(OptimizerWrapper):
     a variable drift apart.
 
     Cost: one Gaussian draw per parameter per step, independent of the batch size, so
-    its share of a step falls as the batch grows. On a 2-core CPU, TensorFlow's fastest
-    normal kernel (Philox + Box-Muller) takes ~11 ns per draw (24 ms for 2.2M), which
-    made the MLP of ``benchmarks/optimizer_step.py`` (2.2M parameters) 1.53-1.59x slower
-    than its SGD at batch 256 and 1.08-1.14x at batch 2048, and the small CNN (79k
-    parameters) 0.99x; on an accelerator the draw is memory-bound and cheap.
+    its share of a step falls as the batch grows. It is largest on a CPU with a model
+    that does little work per parameter (a wide MLP at a small batch); on an accelerator
+    the draw is memory-bound and cheap. ``benchmarks/optimizer_step.py`` measures it
+    against the SGD it wraps; the figures are in README's "Benchmarks".
 
     Args:
         optimizer: the ``keras.optimizers.Optimizer`` to wrap.

@@ -8,6 +8,9 @@ plain BatchNormalization on 2 replicas of 8 examples ends with the statistics of
 device normalising ghost batches of 8: both normalise the same groups.
 """
 
+import os
+import re
+
 import keras
 import numpy as np
 
@@ -30,3 +33,12 @@ def test_batch_norm_statistics_are_averaged_over_replicas(mirrored_strategy):
     )
     copies = [c.numpy() for c in batch_norm.moving_mean.value.values]
     np.testing.assert_array_equal(copies[0], copies[1])
+
+
+def test_the_tested_keras_range_is_requirements_txt():
+    """TESTED_KERAS is the code's copy of requirements.txt's keras bounds: they move together."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "requirements.txt")) as f:
+        low, high = re.search(r"^keras>=([\d.]+),<=([\d.]+)", f.read(), re.M).groups()
+    required = tuple(tuple(int(part) for part in bound.split(".")[:2]) for bound in (low, high))
+    assert required == keras_compat.TESTED_KERAS

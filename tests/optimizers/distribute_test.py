@@ -5,10 +5,11 @@ weights as a single-device run, also under mixed_float16; an XLA-compiled run
 (jit_compile=True) must end where the graph run does. (tests/conftest.py splits
 the CPU into two logical devices.)
 
-Keras 3.15 cannot XLA-compile a train step under a multi-device MirroredStrategy
-at all, whatever the optimizer (keras-team/keras#19005, tensorflow#53140: XLA
-refuses variables of the other replicas); the canary test below fails once that
-is fixed upstream, so the jit case can then join the mirrored comparison.
+The Keras of requirements.txt cannot XLA-compile a train step under a multi-device
+MirroredStrategy at all, whatever the optimizer (keras-team/keras#19005,
+tensorflow#53140: XLA refuses variables of the other replicas); the canary test
+below fails once that is fixed upstream, so the jit case can then join the mirrored
+comparison.
 """
 
 import keras

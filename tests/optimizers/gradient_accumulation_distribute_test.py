@@ -92,7 +92,7 @@ def test_inside_a_loss_scale_optimizer(mirrored_strategy):
 
 
 def test_keras_own_accumulation_fails_under_mirrored_strategy(mirrored_strategy):
-    """Documents Keras 3.15.1 (see GradientAccumulation's docstring): its apply puts an
+    """Documents Keras's own accumulation (see GradientAccumulation's docstring): its apply puts an
     ``ops.cond`` around a cross-replica call. If this fails, Keras fixed it."""
     with mirrored_strategy.scope():
         model = _compiled(keras.optimizers.SGD(0.1, gradient_accumulation_steps=2))

@@ -109,7 +109,7 @@ def test_equals_keras_gradient_accumulation_steps_for_a_fixed_count():
 
 
 def test_keras_own_accumulation_runs_the_schedule_on_micro_steps():
-    """Documents keras-team/keras#19990 on Keras 3.15.1 (see GradientAccumulation's docstring).
+    """Documents keras-team/keras#19990 (see GradientAccumulation's docstring).
 
     Three micro-batches per update and a rate halving per step: Keras's first update
     uses the rate of step 2 and its second that of step 5. If this fails, Keras fixed it.
