@@ -33,12 +33,7 @@ from lbkeras.atomic import save_atomically
 from lbkeras.optimizers.wrapper import chain
 from lbkeras.training.config import ExperimentConfig
 from lbkeras.training.experiment import prepare
-from lbkeras.training.recipe import (
-    base_learning_rate,
-    build_optimizer,
-    effective_batch_size,
-    peak_learning_rate,
-)
+from lbkeras.training.recipe import build_optimizer
 
 #: At most this many steps are drawn (evenly spaced, plus the warmup's end).
 PLOT_POINTS = 2000
@@ -60,7 +55,7 @@ def dry_run(config: ExperimentConfig) -> dict[str, Any]:
         "global_batch_size": config.global_batch_size,
         "per_replica_batch_size": steps.per_replica_batch_size,
         "accumulation_steps": steps.accumulation_steps,
-        "effective_batch_size": effective_batch_size(config),
+        "effective_batch_size": steps.effective_batch_size,
         "num_train": prepared.source.info.num_train,
         "steps_per_pass": steps.steps_per_pass,
         "total_steps": steps.total_steps,
@@ -68,9 +63,9 @@ def dry_run(config: ExperimentConfig) -> dict[str, Any]:
         "loops": steps.loops,
         "steps_per_loop": steps.steps_per_loop,
         "warmup_steps": steps.warmup_steps,
-        "base_learning_rate": base_learning_rate(config),
+        "base_learning_rate": steps.base_learning_rate,
         "base_batch_size": config.base_batch_size,
-        "peak_learning_rate": peak_learning_rate(config),
+        "peak_learning_rate": steps.peak_learning_rate,
         "first_learning_rate": float(prepared.schedule(0)),
         "final_learning_rate": float(prepared.schedule(steps.total_steps - 1)),
         "optimizer": " > ".join(type(member).__name__ for member in chain(optimizer)),

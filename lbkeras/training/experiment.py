@@ -61,12 +61,9 @@ from lbkeras.training.plan import Plan, eval_batch_size, plan
 from lbkeras.training.precision import mixed_precision
 from lbkeras.training.recipe import (
     adam_scaling,
-    base_learning_rate,
     base_optimizer_name,
     build_optimizer,
     build_schedule,
-    effective_batch_size,
-    peak_learning_rate,
 )
 
 
@@ -179,7 +176,7 @@ def prepare(config: ExperimentConfig) -> Prepared:
         config.global_batch_size,
         steps.num_replicas,
         steps.per_replica_batch_size,
-        peak_learning_rate(config),
+        steps.peak_learning_rate,
         steps.total_steps,
         steps.passes,
         source.info.num_train,
@@ -254,7 +251,7 @@ def train(
     config, steps = prepared.config, prepared.plan
     writers = prepared.outputs.writers()
     throughput = lb_callbacks.ThroughputLogger(
-        writers("train") if writers else None, effective_batch_size(config)
+        writers("train") if writers else None, steps.effective_batch_size
     )
     metrics_logger = (
         lb_callbacks.MetricsLogger(writers("train"), writers("eval")) if writers else None
@@ -359,10 +356,10 @@ def report(prepared: Prepared, trained: Trained) -> dict[str, Any]:
         "steps": trained_steps,
         "passes": trained_steps / steps.steps_per_pass,
         "global_batch_size": config.global_batch_size,
-        "effective_batch_size": effective_batch_size(config),
+        "effective_batch_size": steps.effective_batch_size,
         "num_replicas": steps.num_replicas,
-        "base_learning_rate": base_learning_rate(config),
-        "peak_learning_rate": peak_learning_rate(config),
+        "base_learning_rate": steps.base_learning_rate,
+        "peak_learning_rate": steps.peak_learning_rate,
     }
     adascale = find_in_chain(trained.model.optimizer, optimizers.AdaScale)
     if adascale is not None:
@@ -489,6 +486,6 @@ def _loss(one_hot: bool, label_smoothing: float) -> keras.losses.Loss:
 def _hparams(prepared: Prepared) -> dict[str, Any]:
     """Every setting that changes what a run computes, and the resolved peak rate."""
     hparams = prepared.config.hyperparameters()
-    hparams["base_learning_rate"] = base_learning_rate(prepared.config)  # 0: resolved
-    hparams["peak_learning_rate"] = peak_learning_rate(prepared.config)
+    hparams["base_learning_rate"] = prepared.plan.base_learning_rate  # 0: resolved
+    hparams["peak_learning_rate"] = prepared.plan.peak_learning_rate
     return hparams

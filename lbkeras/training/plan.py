@@ -1,5 +1,9 @@
 """The step arithmetic of a run: how many steps, in how many Keras epochs, on how many replicas.
 
+Every step and batch number of a run (and the learning rates they give) is worked out
+here, once, from the config: the trainer, the dry run and the reports read the
+:class:`Plan` instead of recomputing them.
+
 Epochs are passes over the data: ``epochs=E`` trains ``round(E * N / B)`` optimizer
 steps for ``N`` training examples and an effective batch ``B`` (the global batch times
 the accumulation steps), and the input runs on across passes
@@ -18,6 +22,8 @@ Example:
     (59, 2, 30, 4096)
     >>> round(p.passes, 3)
     30.208
+    >>> p.effective_batch_size, p.warmup_steps, p.peak_learning_rate  # LARS, linear rule
+    (8192, 10, 32.0)
     >>> lm = plan(ExperimentConfig(global_batch_size=64, train_tokens=10**6), 80_000,
     ...           num_replicas=1, tokens_per_example=128)
     >>> lm.tokens_per_step, lm.total_steps, lm.total_tokens
@@ -31,7 +37,13 @@ import math
 
 from lbkeras.distribute.strategy import check_global_batch
 from lbkeras.training.config import ExperimentConfig
-from lbkeras.training.recipe import accumulation_steps, effective_batch_size, warmup_steps
+from lbkeras.training.recipe import (
+    accumulation_steps,
+    base_learning_rate,
+    effective_batch_size,
+    peak_learning_rate,
+    warmup_steps,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +54,8 @@ class Plan:
         num_replicas: replicas in sync (over all workers).
         per_replica_batch_size: examples per replica and ``fit`` step.
         accumulation_steps: ``fit`` steps (micro-batches) per optimizer update.
+        effective_batch_size: examples per optimizer update, the global batch times
+            ``accumulation_steps``.
         steps_per_pass: optimizer updates per pass over the training data, ``N / B``.
         total_steps: optimizer updates of the whole run.
         steps_per_loop: optimizer updates per Keras epoch (the last may have fewer).
@@ -50,6 +64,10 @@ class Plan:
         schedule_steps: the length of the learning-rate schedule: ``total_steps``, or with
             AdaScale the base run's (at ``base_batch_size``), which ``tau`` counts.
         schedule_steps_per_pass: the schedule's steps per pass over the data.
+        base_learning_rate: the learning rate at ``base_batch_size`` (the config's, or
+            the optimizer's default scaled to it).
+        peak_learning_rate: the schedule's peak: ``base_learning_rate`` scaled to
+            ``effective_batch_size`` (with AdaScale, unscaled: the gain scales each step).
         tokens_per_step: tokens (labels) per optimizer update, the effective batch times
             the tokens per example; 0 when the examples are not token sequences.
     """
@@ -57,6 +75,7 @@ class Plan:
     num_replicas: int
     per_replica_batch_size: int
     accumulation_steps: int
+    effective_batch_size: int
     steps_per_pass: float
     total_steps: int
     steps_per_loop: int
@@ -64,6 +83,8 @@ class Plan:
     warmup_steps: int
     schedule_steps: int
     schedule_steps_per_pass: float
+    base_learning_rate: float
+    peak_learning_rate: float
     tokens_per_step: int = 0
 
     @property
@@ -114,10 +135,11 @@ def plan(
             ``train_tokens`` for data that are not token sequences.
     """
     per_replica = check_global_batch(config.global_batch_size, num_replicas)
-    steps_per_pass = num_train / effective_batch_size(config)
+    effective = effective_batch_size(config)
+    steps_per_pass = num_train / effective
     # AdaScale follows the base run's schedule (tau counts its steps) and takes at most as
     # many steps as it (every gain is >= 1).
-    schedule_batch = config.base_batch_size if config.adascale else effective_batch_size(config)
+    schedule_batch = config.base_batch_size if config.adascale else effective
     schedule_per_pass = num_train / schedule_batch
     if config.train_tokens and not tokens_per_example:
         raise ValueError(
@@ -135,6 +157,7 @@ def plan(
         num_replicas=num_replicas,
         per_replica_batch_size=per_replica,
         accumulation_steps=accumulation_steps(config),
+        effective_batch_size=effective,
         steps_per_pass=steps_per_pass,
         total_steps=total,
         steps_per_loop=per_loop,
@@ -142,7 +165,9 @@ def plan(
         warmup_steps=warmup_steps(config, schedule_per_pass),
         schedule_steps=total,
         schedule_steps_per_pass=schedule_per_pass,
-        tokens_per_step=effective_batch_size(config) * tokens_per_example,
+        base_learning_rate=base_learning_rate(config),
+        peak_learning_rate=peak_learning_rate(config),
+        tokens_per_step=effective * tokens_per_example,
     )
 
 

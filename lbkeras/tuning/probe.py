@@ -50,6 +50,7 @@ from typing import Any
 from lbkeras import atomic
 from lbkeras.checks import check_int
 from lbkeras.training.config import ExperimentConfig
+from lbkeras.training.recipe import accumulation_steps
 
 PROBE_FILE = "probe.json"
 _M_ARENA_MAX = -8  # glibc's mallopt parameter
@@ -104,10 +105,9 @@ def probe_config(
     wrappers, accumulation, SAM, monitoring, precision, XLA, strategy); warmup, the
     evaluation and the backups, which only pace a long run, are turned off.
     """
-    accumulation = max(1, config.accumulation_steps)
     return config.replace(
         global_batch_size=global_batch_size,
-        train_steps=-(-fit_steps // accumulation),
+        train_steps=-(-fit_steps // accumulation_steps(config)),
         warmup_epochs=0.0,
         decay_epochs=(),
         schedule="constant" if config.schedule == "step" else config.schedule,

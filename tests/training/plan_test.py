@@ -55,3 +55,36 @@ def test_classifiers_count_no_tokens_and_refuse_train_tokens():
         plan(ExperimentConfig(train_tokens=10**6), 16_000, num_replicas=1)
     with pytest.raises(ValueError, match="train_steps=5 and train_tokens=100 both set"):
         ExperimentConfig(train_steps=5, train_tokens=100)
+
+
+@pytest.mark.parametrize(
+    "changes, effective, base, peak, warmup",
+    [
+        # LARS's default 1.0 per 256, linear rule to 2048; 5 warmup epochs of 16000/2048 steps.
+        (dict(), 2048, 1.0, 8.0, 39),
+        # Accumulation by flag and by a named wrapper multiply; the rate follows the product.
+        (
+            dict(
+                accumulation_steps=2,
+                optimizer="gradient_accumulation",
+                optimizer_options={"optimizer": "lars", "steps": 3},
+            ),
+            12288,
+            1.0,
+            48.0,
+            7,  # 5 x 16000 / 12288 = 6.51
+        ),
+        # AdaScale: the peak stays the base rate, the schedule (and warmup) the base run's.
+        (dict(adascale=True, base_learning_rate=0.5), 2048, 0.5, 0.5, 313),  # 5 x 62.5
+    ],
+)
+def test_the_plan_holds_the_batch_and_learning_rates_of_the_run(
+    changes, effective, base, peak, warmup
+):
+    config = ExperimentConfig(global_batch_size=2048, warmup_epochs=5.0, **changes)
+    steps = plan(config, 16_000, num_replicas=2)
+    assert steps.effective_batch_size == effective
+    assert steps.effective_batch_size == config.global_batch_size * steps.accumulation_steps
+    assert steps.base_learning_rate == pytest.approx(base)
+    assert steps.peak_learning_rate == pytest.approx(peak)
+    assert steps.warmup_steps == warmup
