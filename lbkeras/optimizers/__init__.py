@@ -95,9 +95,10 @@ for _name, _cls, _rate in (
     # on the default experiment, 1e-2 0.98: benchmarks/optimizer_defaults.py).
     ("adafactor", keras.optimizers.Adafactor, 1e-2),
     # Not Keras's Ftrl: FTRL-Proximal (McMahan et al. 2013, for shallow models with sparse
-    # features) centres its regulariser at zero, not at the initial weights, so it wipes a
-    # deep net's initialisation (the default experiment stays at loss ln(10) at any rate),
-    # and Keras's divides by the learning rate (NaN at a warmup's first step, rate 0).
+    # features) centres its regulariser at zero, not at the initial weights, so it pulls a
+    # deep net's initialisation towards zero, and Keras's divides by the learning rate: the
+    # default experiment's loss was NaN in epoch 1 (warmup starts at rate 0), measured by
+    # benchmarks/optimizer_defaults.py while it was registered.
     # Chen et al. 2023: Lion's sign update wants a rate 3-10x below AdamW's; 3x (1e-4
     # reaches 0.83 test accuracy on the default experiment, 3e-4 0.96).
     ("lion", keras.optimizers.Lion, 3e-4),
