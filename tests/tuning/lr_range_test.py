@@ -6,47 +6,13 @@ import pytest
 import tensorflow as tf
 
 import lbkeras
-from lbkeras.tuning.lr_ramp import LearningRateRamp
 from lbkeras.tuning.lr_range import (
     lr_range_test,
     should_stop,
     smooth,
     suggest,
 )
-
-
-def _reference_ramp(step, min_lr, max_lr, num_steps, mode, start):
-    i = np.clip(np.asarray(step, dtype=np.float64) - start, 0, num_steps - 1)
-    if mode == "linear":
-        return min_lr + (max_lr - min_lr) * i / (num_steps - 1)
-    return min_lr * (max_lr / min_lr) ** (i / (num_steps - 1))
-
-
-@pytest.mark.parametrize("mode", ["exponential", "linear"])
-def test_ramp_matches_the_closed_formula_from_its_start_step(mode):
-    ramp = LearningRateRamp(1e-7, 10.0, num_steps=100, mode=mode, start_step=37)
-    steps = [0, 36, 37, 38, 60, 100, 136, 137, 500]  # before, during and after the ramp
-    values = [float(ramp(tf.constant(step, dtype=tf.int64))) for step in steps]
-    expected = _reference_ramp(steps, 1e-7, 10.0, 100, mode, 37)
-    np.testing.assert_allclose(values, expected, rtol=2e-6)
-    assert values[2] == pytest.approx(1e-7) and values[-1] == pytest.approx(10.0)
-
-
-def test_ramp_serialises_and_runs_in_a_graph():
-    ramp = LearningRateRamp(1e-4, 3.0, num_steps=20, mode="linear", start_step=5)
-    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(ramp))
-    assert type(again) is LearningRateRamp and again.get_config() == ramp.get_config()
-    graph = tf.function(lambda step: again(step))
-    np.testing.assert_allclose(
-        float(graph(tf.constant(12))), _reference_ramp(12, 1e-4, 3.0, 20, "linear", 5), rtol=1e-6
-    )
-
-
-def test_ramp_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="mode='cubic'; choose one of: exponential, linear"):
-        LearningRateRamp(1e-4, 1.0, 10, mode="cubic")
-    with pytest.raises(ValueError, match="num_steps must be >= 2"):
-        LearningRateRamp(1e-4, 1.0, 1)
+from tests.tuning.lr_ramp_test import reference_ramp
 
 
 def test_smoothing_is_the_debiased_moving_average():
@@ -118,7 +84,7 @@ def test_each_step_uses_the_ramp_and_records_its_own_loss():
     test = lr_range_test(
         model, data.repeat(), min_lr=1e-3, max_lr=1.0, num_steps=20, skip_start=0.0
     )
-    expected_lrs = _reference_ramp(np.arange(20), 1e-3, 1.0, 20, "exponential", 0)
+    expected_lrs = reference_ramp(np.arange(20), 1e-3, 1.0, 20, "exponential", 0)
     np.testing.assert_allclose(test.lrs, expected_lrs, rtol=2e-6)
     # Step i's loss is the weight before its update: 98.5 minus the rates of steps < i.
     expected_losses = 98.5 - np.concatenate([[0.0], np.cumsum(expected_lrs)[:-1]])
