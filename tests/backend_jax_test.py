@@ -25,6 +25,8 @@ BACKEND_INDEPENDENT = [
     "tests/optimizers/lamb_test.py",
     "tests/optimizers/save_load_test.py",
     "tests/optimizers/trust_ratio_test.py",
+    "tests/optimizers/layerwise_test.py",
+    "tests/optimizers/noise_scale_test.py",
     "tests/optimizers/gradient_noise_test.py",
     "tests/optimizers/lookahead_test.py",
     "tests/optimizers/agc_test.py",

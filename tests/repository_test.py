@@ -79,8 +79,6 @@ NOT_YET_MIRRORED = {
     "lbkeras/models/common.py",  # tests/models/registry_test.py, each model's test
     "lbkeras/monitoring/events.py",  # every test reading event files (tests/event_files.py)
     "lbkeras/optimizers/control.py",  # gradient_accumulation_test.py, lookahead_test.py
-    "lbkeras/optimizers/layerwise.py",  # lars_test.py, lamb_test.py, trust_ratio_test.py
-    "lbkeras/optimizers/noise_scale.py",  # tests/monitoring/gradient_statistics_test.py
     "lbkeras/training/outputs.py",  # tests/tools/train_test.py, tests/tools/resume_test.py
     "lbkeras/tuning/batch_report.py",  # tests/tuning/batch_finder_test.py, tools/batch_find_test.py
     "lbkeras/tuning/process.py",  # tests/tuning/batch_finder_test.py (real probes)
