@@ -75,7 +75,6 @@ NOT_YET_MIRRORED = {
     "lbkeras/data/pipeline.py",  # the sources' tests, tests/training/input_test.py, doctest
     "lbkeras/layers/causal_self_attention.py",  # tests/models/transformer_lm_test.py
     "lbkeras/layers/embeddings.py",  # tests/models/transformer_lm_test.py
-    "lbkeras/models/common.py",  # tests/models/registry_test.py, each model's test
     "lbkeras/optimizers/control.py",  # gradient_accumulation_test.py, lookahead_test.py
     "lbkeras/training/outputs.py",  # tests/tools/train_test.py, tests/tools/resume_test.py
     "lbkeras/tuning/batch_report.py",  # tests/tuning/batch_finder_test.py, tools/batch_find_test.py
