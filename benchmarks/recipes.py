@@ -41,6 +41,9 @@ flags.DEFINE_list("configs", [], "Recipe names or flagfiles (default: configs/mn
 flags.DEFINE_string("baseline", "mnist1d_nesterov_64", "The small-batch recipe compared with.")
 flags.DEFINE_integer("seeds", 3, "Seeds per recipe (0, 1, ...).")
 flags.DEFINE_string("work_dir", "", "Where the runs go (default: a temporary folder).")
+flags.DEFINE_string(
+    "data_dir", "", "MNIST-1D cache (default: the recipe's, else the dataset's own)."
+)
 flags.DEFINE_bool("update_claims", False, "Write the measured figures into the flagfiles.")
 flags.DEFINE_bool(
     "sharpness", False, "Also measure the sharpness of each recipe's seed-0 model (about 1 min)."
