@@ -4,6 +4,12 @@ With a global batch of 16 over 2 replicas (tests/conftest.py), synchronised batc
 normalises each replica's 8 examples with the statistics of all 16, as one device does:
 the two runs end with the same weights and moving statistics, and plain (per-replica)
 batch norm under the same strategy does not.
+
+Same up to float rounding: the synchronised moments are E[x^2] - E[x]^2 and the
+gradients other sums. So the test compares distances measured in the same run, in units
+of the tolerance rtol=1e-4, atol=1e-5 (worst |a - b| / (atol + rtol |b|)): the synced
+run must be at least ``SYNC_MARGIN`` times closer to one device than per-replica batch
+norm is (measured after 8 steps: 0.32 against 2.2e4; a broken sync is ~1x).
 """
 
 import keras
@@ -11,6 +17,13 @@ import numpy as np
 
 from lbkeras.layers import replace_batch_norms, use_sync_batch_norm
 from tests.layers.common import batch_norm_model, fit_weights, regression_data
+
+SYNC_MARGIN = 100
+
+
+def _distance(a, b):
+    """The worst |a - b| / (1e-5 + 1e-4 |b|) over lists of arrays (above 1 fails allclose)."""
+    return max(float(np.max(np.abs(x - y) / (1e-5 + 1e-4 * np.abs(y)))) for x, y in zip(a, b))
 
 
 def _synced():
@@ -39,9 +52,9 @@ def test_two_replicas_equal_one_device(mirrored_strategy):
     with mirrored_strategy.scope():
         synced = fit_weights(_synced(), x, y, 16)
         per_replica = fit_weights(batch_norm_model(None), x, y, 16)
-    for a, b in zip(one_device, synced):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)  # E[x^2] - E[x]^2, other sums
-    assert not all(np.allclose(a, b, atol=1e-4) for a, b in zip(one_device, per_replica))
+    assert len(synced) == len(per_replica) == len(one_device) == 8  # moving statistics too
+    distances = _distance(synced, one_device), _distance(per_replica, one_device)
+    assert distances[0] * SYNC_MARGIN < distances[1], distances
 
 
 def test_replace_batch_norms_leaves_other_layers_alone():
