@@ -50,14 +50,14 @@ import tensorflow as tf
 
 from lbkeras import callbacks as lb_callbacks
 from lbkeras import data, determinism, layers, models, optimizers
-from lbkeras import metrics as lb_metrics
-from lbkeras.data import pipeline, stream
 from lbkeras.distribute import across_workers, keras_compat, make_strategy, worker_role
 from lbkeras.monitoring.logger import AdaScaleProgress, GradientStatisticsLogger
 from lbkeras.optimizers.wrapper import find_in_chain
+from lbkeras.training import task
 from lbkeras.training.config import ExperimentConfig
+from lbkeras.training.input import input_data
 from lbkeras.training.outputs import Outputs, check_model_dir
-from lbkeras.training.plan import Plan, eval_batch_size, plan
+from lbkeras.training.plan import Plan, plan
 from lbkeras.training.precision import mixed_precision
 from lbkeras.training.recipe import (
     adam_scaling,
@@ -144,7 +144,7 @@ def prepare(config: ExperimentConfig) -> Prepared:
     adam_scaling(config)
     strategy = make_strategy(config.strategy, devices=config.devices, tpu=config.tpu or None)
     source = data.get(config.dataset, data_dir=config.data_dir or None, **config.dataset_options)
-    _check_task(config, source.info)
+    task.check_task(config, source.info)
     steps = plan(
         config, source.info.num_train, strategy.num_replicas_in_sync, source.info.tokens_per_example
     )
@@ -214,8 +214,8 @@ def build(prepared: Prepared) -> tuple[keras.Model, Any, Any]:
             model = models.with_sam(model, config.sam_rho)
         model.compile(
             optimizer=build_optimizer(config, prepared.schedule, _monitor_capacity(prepared)),
-            loss=_loss(prepared.one_hot, config.label_smoothing),
-            metrics=_metrics(prepared),
+            loss=task.loss(prepared.one_hot, config.label_smoothing),
+            metrics=task.metrics(prepared.one_hot, prepared.source.info.task),
             jit_compile=config.jit_compile,
         )
     train_data, eval_data = input_data(prepared)
@@ -224,15 +224,6 @@ def build(prepared: Prepared) -> tuple[keras.Model, Any, Any]:
         if prepared.initial_loop:
             prepared.outputs.restore(model, prepared.initial_loop)
     return model, train_data, eval_data
-
-
-def input_data(prepared: Prepared) -> tuple[Any, Any]:
-    """The distributed training stream (from the loop the run resumes at) and eval set."""
-    strategy = prepared.strategy
-    return (
-        strategy.distribute_datasets_from_function(_train_input(prepared)),
-        strategy.distribute_datasets_from_function(_eval_input(prepared)),
-    )
 
 
 def train(
@@ -351,7 +342,13 @@ def report(prepared: Prepared, trained: Trained) -> dict[str, Any]:
     results = {
         "eval_loss": float(trained.eval_metrics["loss"]),
         "eval_accuracy": float(trained.eval_metrics["accuracy"]),
-        **_language_model_results(prepared, trained, trained_steps),
+        **task.language_model_results(
+            prepared.source.info,
+            trained.eval_metrics,
+            trained_steps,
+            prepared.plan.tokens_per_step,
+            trained.training["examples_per_second"],
+        ),
         **trained.training,
         "steps": trained_steps,
         "passes": trained_steps / steps.steps_per_pass,
@@ -367,49 +364,6 @@ def report(prepared: Prepared, trained: Trained) -> dict[str, Any]:
     prepared.outputs.save_model(trained.model)
     prepared.outputs.write_results(results)
     return results
-
-
-def _train_input(prepared: Prepared):
-    """The training stream of one input pipeline, from the loop the run resumes at."""
-    config, steps = prepared.config, prepared.plan
-
-    def dataset_fn(input_context: tf.distribute.InputContext) -> tf.data.Dataset:
-        batch = input_context.get_per_replica_batch_size(config.global_batch_size)
-        # One global batch is this many of the pipeline's batches (its replicas').
-        per_step = config.global_batch_size // (batch * input_context.num_input_pipelines)
-        start = steps.fit_steps_before(prepared.initial_loop)
-        ds = stream.training_stream(
-            prepared.source,
-            batch,
-            seed=config.seed,
-            start_batch=start * per_step,
-            num_batches=(steps.total_fit_steps - start) * per_step,
-            input_context=input_context,
-        )
-        return _labels(ds, prepared)
-
-    return dataset_fn
-
-
-def _eval_input(prepared: Prepared):
-    def dataset_fn(input_context: tf.distribute.InputContext) -> tf.data.Dataset:
-        batch = eval_batch_size(
-            pipeline.shard_size(prepared.source.info.num_eval, input_context),
-            input_context.get_per_replica_batch_size(prepared.config.global_batch_size),
-            input_context.num_replicas_in_sync // input_context.num_input_pipelines,
-        )
-        ds = prepared.source.make("eval", batch, training=False, input_context=input_context)
-        return _labels(ds, prepared)
-
-    return dataset_fn
-
-
-def _labels(ds: tf.data.Dataset, prepared: Prepared) -> tf.data.Dataset:
-    """One-hot labels for label smoothing (soft-label sources have them already)."""
-    if not prepared.one_hot or prepared.source.soft_labels:
-        return ds
-    num_classes = prepared.source.info.num_classes
-    return ds.map(lambda x, y: (x, tf.one_hot(y, num_classes)), num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def _final_eval(model, last: dict[str, float], eval_data) -> dict[str, float]:
@@ -431,56 +385,6 @@ def _agreed_backup(strategy: tf.distribute.Strategy, latest: int) -> int:
     """The newest backup every worker has: each keeps its two newest, and a worker
     killed while saving may be one behind the others."""
     return min(across_workers(strategy, latest))
-
-
-def _check_task(config: ExperimentConfig, info: data.DatasetInfo) -> None:
-    """The model predicts what the dataset's labels are (classes, or next bytes)."""
-    if models.task(config.model) != info.task:
-        choices = [name for name in models.names() if models.task(name) == info.task]
-        raise ValueError(
-            f"model {config.model!r} predicts {models.task(config.model)}, and dataset "
-            f"{info.name!r} is for {info.task}: use --model={' or '.join(choices)}"
-        )
-    if info.task == data.NEXT_BYTE and config.label_smoothing:
-        raise ValueError(
-            "label_smoothing is for classifiers; a language model is compared on the "
-            "unsmoothed next-byte loss (bits per byte): leave --label_smoothing at 0"
-        )
-
-
-def _metrics(prepared: Prepared) -> list[keras.metrics.Metric]:
-    """Accuracy for every task (per byte for language models), and bits per byte for
-    next-byte prediction; the loss is :func:`_loss`'s cross-entropy for both tasks."""
-    if prepared.one_hot:
-        return [keras.metrics.CategoricalAccuracy(name="accuracy")]
-    accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
-    if prepared.source.info.task == data.NEXT_BYTE:
-        return [accuracy, lb_metrics.BitsPerByte()]
-    return [accuracy]
-
-
-def _language_model_results(
-    prepared: Prepared, trained: Trained, trained_steps: int
-) -> dict[str, float]:
-    """Bits per byte and token counts of a language model's run; none for classifiers."""
-    steps = prepared.plan
-    if prepared.source.info.task != data.NEXT_BYTE:
-        return {}
-    return {
-        "eval_bits_per_byte": float(trained.eval_metrics["bits_per_byte"]),
-        "tokens_per_step": steps.tokens_per_step,
-        "tokens": trained_steps * steps.tokens_per_step,
-        "tokens_per_second": trained.training["examples_per_second"]
-        * prepared.source.info.tokens_per_example,
-    }
-
-
-def _loss(one_hot: bool, label_smoothing: float) -> keras.losses.Loss:
-    if one_hot:
-        return keras.losses.CategoricalCrossentropy(
-            from_logits=True, label_smoothing=label_smoothing
-        )
-    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
 def _hparams(prepared: Prepared) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from lbkeras.training import ExperimentConfig, prepare
-from lbkeras.training.experiment import input_data
+from lbkeras.training.input import input_data
 
 
 def _config(tmp_path, **changes):
