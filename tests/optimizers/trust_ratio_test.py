@@ -13,6 +13,12 @@ from tests.optimizers.common import make_variable, random_gradients
 from tests.optimizers.stepping import apply, cosine, run_against_reference, values
 
 STEPS = 6
+# _side_by_side reads each update back as a difference of float32 weights (all |w| < 2
+# here), so two optimizers that compute the same step end a few units in the last place
+# (ulp) of w apart: measured up to 2 ulp (2.4e-7), which atol=1e-7 (under one ulp of 1.0)
+# left to chance (0.44 of it). 16 ulp of 2.0: measured 0.06 of it; a trust coefficient
+# off by 0.5% is >10 times over.
+UPDATE_ATOL = 16 * float(np.spacing(np.float32(2.0)))
 
 
 def _layer(seed=1):
@@ -140,7 +146,7 @@ def test_momentum_free_sgd_equals_lars_at_every_step():
     lars = LARS(0.5, momentum=0.0, trust_coefficient=0.02, epsilon=1e-3)
     for step in _side_by_side(wrapped, lars, init, _grads(init, zero_steps=(2,))):
         for ours, theirs in step:
-            np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-7)
+            np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=UPDATE_ATOL)
 
 
 def test_sgd_momentum_equals_lars_at_the_first_step_only():
@@ -151,7 +157,7 @@ def test_sgd_momentum_equals_lars_at_the_first_step_only():
     lars = LARS(0.5, momentum=0.9, trust_coefficient=0.02, epsilon=0.0)
     first, second = _side_by_side(wrapped, lars, init, grads[:2])
     for ours, theirs in first:
-        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-7)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=UPDATE_ATOL)
     kernel, _ = second[0]  # the kernel: adapted, and its ratio changed
     lars_kernel = second[0][1]
     assert cosine(kernel, lars_kernel) < 0.999  # LARS scales gradients inside the momentum
@@ -170,7 +176,7 @@ def test_gradient_scale_around_sgd_momentum_equals_lars_at_every_step(nesterov):
     lars = LARS(0.5, momentum=0.9, nesterov=nesterov, trust_coefficient=0.02, epsilon=1e-3)
     for step in _side_by_side(wrapped, lars, init, grads):
         for ours, theirs in step:
-            np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-7)
+            np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=UPDATE_ATOL)
 
 
 @pytest.mark.parametrize(
@@ -207,7 +213,7 @@ def test_adam_with_zero_epsilon_equals_lamb_at_every_step():
     lamb = LAMB(0.01, beta_1=0.8, beta_2=0.9, epsilon=0.0)
     for step in _side_by_side(wrapped, lamb, init, grads):
         for ours, theirs in step:
-            np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-7)
+            np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=UPDATE_ATOL)
 
 
 def test_adam_with_matched_epsilon_equals_lamb_at_the_first_step():
@@ -217,7 +223,7 @@ def test_adam_with_matched_epsilon_equals_lamb_at_the_first_step():
     lamb = LAMB(0.01, beta_1=0.8, beta_2=0.9, epsilon=epsilon)
     first, later = _side_by_side(TrustRatio(adam), lamb, init, _grads(init)[:2])
     for ours, theirs in first:
-        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-7)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=UPDATE_ATOL)
     for ours, theirs in later:  # close, but Adam's epsilon is now another LAMB epsilon
         assert cosine(ours, theirs) > 0.99
 
