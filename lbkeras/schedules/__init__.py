@@ -18,6 +18,10 @@ Registered names (:func:`get`, :func:`names`):
 * ``"exponential"``: ``keras.optimizers.schedules.ExponentialDecay``.
 * ``"piecewise"``: ``keras.optimizers.schedules.PiecewiseConstantDecay``.
 
+Batch-size schedules (the global batch as a function of examples seen) are in
+:mod:`lbkeras.schedules.batch_size`, with their own registry
+(``batch_size.get(name, **options)``, ``batch_size.names()``).
+
 References:
     Goyal et al., "Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour", 2017.
     You, Gitman, Ginsburg, "Large Batch Training of Convolutional Networks", 2017.
@@ -34,6 +38,7 @@ from typing import Any
 import keras
 
 from lbkeras.registry import Registry
+from lbkeras.schedules import batch_size
 from lbkeras.schedules.constant import Constant
 from lbkeras.schedules.cosine import CosineDecayWithHold
 from lbkeras.schedules.epochs import epochs_to_steps, steps_per_epoch
@@ -48,6 +53,7 @@ __all__ = [
     "InverseSqrtDecay",
     "StepDecay",
     "Warmup",
+    "batch_size",
     "epochs_to_steps",
     "get",
     "names",
