@@ -18,6 +18,12 @@ from tests.optimizers.common import make_variable
 from tests.optimizers.stepping import apply, values
 
 STEPS, BATCH = 14, 64
+# TrustRatio around SGD reads the wrapped step back as a difference of float32 weights, so
+# a step much shorter than ||w|| carries ~ulp(w) / ||u|| relative error in its direction,
+# which the rescaling to trust_coefficient * lr * ||w|| keeps: measured up to 6e-6 off the
+# float64 reference in 14 steps (0.19 of atol=1e-5; 0.11 under JAX; every other case
+# under 0.07 of it), and 5e-3 with the trust coefficient 1% off. Those cases: atol=1e-4.
+ATOL = {"trust_ratio": 1e-4, "trust_ratio(gradient_noise(sgd))": 1e-4}
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -34,7 +40,11 @@ def test_matches_numpy_reference(name):
         expected = reference_step(ref, expected, mse_gradients(expected, x[batch], y[batch]), step)
         for variable, value in zip(variables, expected):
             np.testing.assert_allclose(
-                values([variable])[0], value, rtol=1e-4, atol=1e-5, err_msg=f"{name} step {step}"
+                values([variable])[0],
+                value,
+                rtol=1e-4,
+                atol=ATOL.get(name, 1e-5),
+                err_msg=f"{name} step {step}",
             )
     assert not np.allclose(expected[0], init[0])  # it moved
 
@@ -74,7 +84,7 @@ def _continue_loaded(path, model) -> None:
     assert type(loaded.optimizer) is type(model.optimizer)
     loaded.fit(*data(), **FIT)
     for a, b in zip(values(loaded.weights), values(model.weights)):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(a, b)  # the same steps from the same state
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -96,5 +106,5 @@ def test_fit_converges_reloads_and_ignores_loss_scaling(name, tmp_path):
         keras.optimizers.LossScaleOptimizer(CASES[name]()), tmp_path / "scaled.keras"
     )
     for a, b in zip(values(scaled.weights), values(plain.weights)):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(a, b)
     _continue_loaded(tmp_path / "scaled.keras", scaled)
