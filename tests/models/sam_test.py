@@ -83,7 +83,11 @@ def test_reported_loss_and_batch_norm_statistics_come_from_the_first_pass():
         ours, expected = (
             keras.ops.convert_to_numpy(getattr(m.get_layer("norm"), variable)) for m in (sam, plain)
         )
-        np.testing.assert_allclose(ours, expected, rtol=1e-6)  # updated once per step
+        # Updated once per step. The moving mean (0.01 x a batch mean that cancels to ~1e-3)
+        # is exact only to ~1e-9: JAX compiles SAM's first pass apart from the plain step
+        # (measured 3.5e-10 off, 0.86 of rtol=1e-6 alone; TensorFlow: identical); updated
+        # from the second pass too, it is 1.5e-3 off.
+        np.testing.assert_allclose(ours, expected, rtol=1e-6, atol=1e-8)
 
 
 def test_perturbation_is_rho_along_the_global_gradient():
@@ -148,6 +152,6 @@ def test_save_load_in_a_new_process_continues_identically(tmp_path):
     )
     assert str(out["optimizer_class"]) == "SGD" and int(out["loaded_iterations"]) == 2
     for i, value in enumerate(uninterrupted):
-        np.testing.assert_allclose(out[f"weight_{i}"], value, rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(out[f"weight_{i}"], value)
     loaded = keras.saving.load_model(tmp_path / "sam.keras")
     assert type(loaded) is SAMModel and loaded.rho == RHO
