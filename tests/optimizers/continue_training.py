@@ -45,6 +45,13 @@ def continue_in_new_process(jobs) -> list:
 
 
 if __name__ == "__main__":
+    if keras.backend.backend() == "tensorflow":
+        # As the test session (tests/conftest.py), so that the continued run can be
+        # compared bit for bit with the uninterrupted one whatever the load.
+        from lbkeras.determinism import run_ops_one_at_a_time
+
+        run_ops_one_at_a_time()
+
     import lbkeras  # noqa: F401  (registers the serializable classes, SAMModel included)
 
     for i in range(1, len(sys.argv), 4):

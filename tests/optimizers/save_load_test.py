@@ -1,7 +1,7 @@
 """model.fit with LARS/LAMB, then model.save + load_model in a new process.
 
 The reloaded optimizer must hold the same state (momenta, step) and continued
-training must match training that was never interrupted.
+training must end bit for bit where training that was never interrupted ends.
 """
 
 import keras
@@ -43,6 +43,4 @@ def test_save_load_in_new_process_continues_identically(name, tmp_path):
         np.testing.assert_array_equal(out[f"state_{i}"], value)
     assert any(np.abs(v).sum() > 0 for v in expected_state[2:]), "momenta were all zero"
     for i, weight in enumerate(model.weights):
-        np.testing.assert_allclose(
-            out[f"weight_{i}"], keras.ops.convert_to_numpy(weight), rtol=1e-5, atol=1e-6
-        )
+        np.testing.assert_array_equal(out[f"weight_{i}"], keras.ops.convert_to_numpy(weight))
