@@ -2,7 +2,9 @@
 
 For each recipe (a flagfile of ``lbkeras-train``) and each of ``--batch_sizes``, a small
 learning-rate search around the recipe's scaling rule (``--trials`` runs); the steps
-each batch's best trial needs to reach ``--target`` eval accuracy, fitted with
+each batch's best trial needs to reach ``--target`` on ``--target_metric`` (an eval
+accuracy, at or above it, by default for classifiers; the eval loss, at or below it, for
+language models; or ``eval_bits_per_byte``), fitted with
 ``S = S_min (1 + B_crit / B)``. Writes ``study.json``, ``study.csv``, ``study.md`` and
 three plots into ``--model_dir``; rerun the same command to resume (finished trials are
 skipped). Every other flag of ``lbkeras-train`` given here applies to every recipe.
@@ -10,15 +12,16 @@ skipped). Every other flag of ``lbkeras-train`` given here applies to every reci
     lbkeras-study --recipes=configs/mnist1d_lars_2k.cfg --batch_sizes=256,1024,4096 \\
         --target=0.95 --trials=3 --epochs=10 --model_dir=/tmp/study
     lbkeras-study --batch_sizes=64,512 --target=0.9 --model_dir=/tmp/quick   # the default recipe
+    lbkeras-study --model=transformer_lm --dataset=text --train_tokens=20000000 \\
+        --batch_sizes=16,64,256 --target_metric=eval_loss --target=1.8 --model_dir=/tmp/lm
 
 Bad input (a recipe that does not exist or does not parse, an empty batch list, a
-target that cannot be reached) prints one line and exits with status 2, before any
-trial runs.
+target metric the recipes do not report, a target that cannot be reached) prints one
+line and exits with status 2, before any trial runs.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 
@@ -71,7 +74,7 @@ def main() -> int:
     recipes = recipes_from_flags()
     summary = run_study(recipes, settings, FLAGS.model_dir, progress=_print)
     print(markdown(summary), end="")
-    print(f"study {dataclasses.asdict(settings)} written to {FLAGS.model_dir}")
+    print(f"study {summary['settings']} written to {FLAGS.model_dir}")
     return 0
 
 

@@ -8,16 +8,26 @@ this module, and nothing else, what to train and report for that task:
   logits; one-hot labels for label smoothing and soft-label sources);
 * every task reports accuracy (per byte for language models); next-byte prediction adds
   bits per byte, exact over tokens (:class:`lbkeras.metrics.BitsPerByte`), and its
-  results add the token counts.
+  results add the token counts;
+* a target on an eval metric (the scaling study's) is reached at or above it for
+  accuracy, at or below it for a loss: :class:`TargetMetric`, named as in
+  ``results.json`` (``eval_accuracy``, ``eval_loss``, ``eval_bits_per_byte``); by
+  default an accuracy for classifiers, the loss for language models
+  (:func:`default_target_metric`).
 
 Example:
     >>> [m.name for m in metrics(one_hot=False, task=data.NEXT_BYTE)]
     ['accuracy', 'bits_per_byte']
     >>> loss(one_hot=True, label_smoothing=0.1).get_config()["from_logits"]
     True
+    >>> metric = target_metric("eval_loss", data.NEXT_BYTE)
+    >>> metric.reached(1.79, 1.8), metric.describe(1.8)
+    (True, 'eval_loss <= 1.8')
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import keras
 
@@ -64,6 +74,74 @@ def metrics(one_hot: bool, task: str) -> list[keras.metrics.Metric]:
     if task == data.NEXT_BYTE:
         return [accuracy, lb_metrics.BitsPerByte()]
     return [accuracy]
+
+
+#: Eval metrics where lower is better (every other one: higher is better).
+LOWER_IS_BETTER = ("loss", "bits_per_byte")
+#: The scaling study's target metric when none is named, by task.
+DEFAULT_TARGET_METRICS = {data.CLASSIFICATION: "eval_accuracy", data.NEXT_BYTE: "eval_loss"}
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetMetric:
+    """An eval metric to reach, and which way: ``name`` as in ``results.json``
+    (``eval_`` and the scalar's tag in the run's ``logs/eval``)."""
+
+    name: str
+    lower_is_better: bool
+
+    @property
+    def tag(self) -> str:
+        """The scalar's tag in the eval event files."""
+        return self.name.removeprefix("eval_")
+
+    def reached(self, value: float, target: float) -> bool:
+        """Whether ``value`` is at or beyond ``target`` in the better direction."""
+        return value <= target if self.lower_is_better else value >= target
+
+    def describe(self, target: float) -> str:
+        return f"{self.name} {'<=' if self.lower_is_better else '>='} {target:g}"
+
+    def check_target(self, target: float) -> None:
+        """Raises ValueError if ``target`` can never be reached (an accuracy outside
+        (0, 1), a loss at or below 0)."""
+        if self.lower_is_better and not target > 0:
+            raise ValueError(
+                f"target={target} can never be reached: {self.name} is positive; "
+                "choose e.g. --target=1.8"
+            )
+        if not self.lower_is_better and not 0 < target < 1:
+            raise ValueError(
+                f"target={target} can never be reached: an accuracy lies in (0, 1); "
+                "choose e.g. --target=0.95"
+            )
+
+
+def eval_metric_names(task: str) -> list[str]:
+    """The eval metrics a run of ``task`` reports, named as in ``results.json``."""
+    return ["eval_loss", *(f"eval_{m.name}" for m in metrics(one_hot=False, task=task))]
+
+
+def default_target_metric(task: str) -> str:
+    """The scaling study's target metric for ``task``: accuracy, or a language model's loss."""
+    return DEFAULT_TARGET_METRICS[task]
+
+
+def target_metric(name: str, task: str) -> TargetMetric:
+    """The eval metric ``name`` of a run of ``task`` (empty: the task's default), with its
+    direction.
+
+    Raises:
+        ValueError: a metric the task does not report (naming those it does).
+    """
+    name = name or default_target_metric(task)
+    names = eval_metric_names(task)
+    if name not in names:
+        raise ValueError(
+            f"target_metric={name!r} is not an eval metric of {task}; choose one of: "
+            f"{', '.join(names)}"
+        )
+    return TargetMetric(name, name.removeprefix("eval_") in LOWER_IS_BETTER)
 
 
 def language_model_results(

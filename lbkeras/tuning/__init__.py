@@ -5,7 +5,7 @@ batch-size scaling study, each a function here and a console script in ``tools/`
   with ``lr_find.json/.csv/.png``): Smith's learning-rate range test (``lbkeras-lr-find``).
 * :func:`find_batch_size`: the feasible global batches and their throughput, each probed
   in a fresh process (``lbkeras-batch-find``).
-* :func:`run_study`: steps to a target accuracy against batch size, a learning-rate
+* :func:`run_study`: steps to a target eval metric against batch size, a learning-rate
   search per batch, and the fit ``S = S_min (1 + B_crit / B)`` (``lbkeras-study``).
 
 Each trial of the finder and the study is a config run in a process of its own

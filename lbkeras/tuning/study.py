@@ -1,4 +1,4 @@
-"""The batch-size scaling study: steps to a target accuracy against the global batch.
+"""The batch-size scaling study: steps to a target eval metric against the global batch.
 
 For each recipe (an :class:`~lbkeras.training.ExperimentConfig`) and each batch size
 (the effective batch of an update: the global batch times any accumulation steps), a
@@ -6,9 +6,12 @@ small learning-rate search: ``trials`` runs at the rate the recipe's scaling
 rule gives for that batch, times factors spread over ``[1/lr_spread, lr_spread]``
 (a log grid, or quasi-random). Every trial is a normal trainer run in a process of its
 own (:mod:`lbkeras.tuning.process`), in its own ``model_dir``, evaluating about
-``evals_per_run`` times, so that the step at which the eval accuracy first reaches
-``target`` is known. Per batch, the best trial is the one that reaches the target in
-the fewest steps; its steps against the batch, fitted with
+``evals_per_run`` times, so that the step at which the eval metric ``target_metric``
+first reaches ``target`` is known: an accuracy at or above it (classifiers' default), a
+loss or bits per byte at or below it (language models' default: ``eval_loss``); the
+direction belongs to the metric (:class:`lbkeras.training.task.TargetMetric`). Per
+batch, the best trial is the one that reaches the target in the fewest steps; its
+steps against the batch, fitted with
 :func:`~lbkeras.tuning.scaling_fit.fit_scaling`, give ``S_min`` and ``B_crit``.
 
 The study folder holds ``RECIPE/bBATCH/tTRIAL/`` per trial (the trainer's outputs and a
@@ -54,6 +57,7 @@ from lbkeras.training.recipe import (
     effective_batch_size,
     peak_learning_rate,
 )
+from lbkeras.training.task import TargetMetric, target_metric
 from lbkeras.tuning import process, study_report
 
 #: How the trial learning rates are spread around the scaling rule's.
@@ -72,7 +76,15 @@ class StudySettings:
         (64, 256, 1024, 4096), "Global batch sizes to study (comma-separated)."
     )
     target: float = setting(
-        0.95, "The eval accuracy to reach; steps to it are the study's measure (0 < target < 1)."
+        0.95,
+        "The value of --target_metric to reach (an accuracy at or above it, in (0, 1); a "
+        "loss or bits per byte at or below it); steps to it are the study's measure.",
+    )
+    target_metric: str = setting(
+        "",
+        "The eval metric to reach, named as in results.json: eval_accuracy, eval_loss, or "
+        "eval_bits_per_byte for language models; empty: the dataset's task decides "
+        "(eval_accuracy for classifiers, eval_loss for language models).",
     )
     trials: int = setting(3, "Learning-rate trials per recipe and batch size.")
     lr_spread: float = setting(
@@ -92,12 +104,7 @@ class StudySettings:
             check_int("batch_sizes", size, positive=True)
         if len(set(self.batch_sizes)) != len(self.batch_sizes):
             raise ValueError(f"batch_sizes={list(self.batch_sizes)} repeats a size")
-        check_float("target", self.target)
-        if not 0 < self.target < 1:
-            raise ValueError(
-                f"target={self.target} can never be reached: an accuracy lies in (0, 1); "
-                "choose e.g. --target=0.95"
-            )
+        check_float("target", self.target)  # its range is the metric's: plan_trials
         check_int("trials", self.trials, positive=True)
         check_float("lr_spread", self.lr_spread)
         if self.lr_spread < 1:
@@ -117,6 +124,7 @@ class Trial:
     index: int
     lr_factor: float
     config: ExperimentConfig
+    metric: TargetMetric
 
     @property
     def directory(self) -> str:
@@ -148,7 +156,15 @@ def run_study(
     trials = plan_trials(recipes, settings, study_dir)
     os.makedirs(study_dir, exist_ok=True)
     records = run_trials(trials, settings, progress)
-    summary = study_report.summarize(records, dataclasses.asdict(settings))
+    metric = trials[0].metric
+    summary = study_report.summarize(
+        records,
+        {
+            **dataclasses.asdict(settings),
+            "target_metric": metric.name,
+            "lower_is_better": metric.lower_is_better,
+        },
+    )
     study_report.write_report(summary, study_dir)
     return summary
 
@@ -169,19 +185,26 @@ def learning_rate_factors(settings: StudySettings) -> list[float]:
 def plan_trials(
     recipes: dict[str, ExperimentConfig], settings: StudySettings, study_dir: str
 ) -> list[Trial]:
-    """Every trial of the study, checked (names, batches, data): nothing is written.
+    """Every trial of the study, checked (names, batches, data, the target): nothing is
+    written.
 
     Raises:
-        ValueError: no recipe, or a recipe that cannot run at one of the batch sizes.
+        ValueError: no recipe, a recipe that cannot run at one of the batch sizes, a
+            target metric its task does not report or a target it can never reach, or
+            recipes whose tasks give different default target metrics.
     """
     if not recipes:
         raise ValueError("no recipe to study: give one or more flagfiles, e.g. --recipes=a.cfg")
     trials = []
+    metrics: dict[str, TargetMetric] = {}
     for name, recipe in recipes.items():
-        num_train = _check_recipe(name, recipe)
+        info = _check_recipe(name, recipe)
+        num_train = info.num_train
+        metric = metrics[name] = target_metric(settings.target_metric, info.task)
+        metric.check_target(settings.target)
         for batch in settings.batch_sizes:
             at_batch = _at_batch(name, recipe, batch, num_train)
-            total = plan(at_batch, num_train, num_replicas=1).total_steps
+            total = plan(at_batch, num_train, 1, info.tokens_per_example).total_steps
             for index, factor in enumerate(learning_rate_factors(settings)):
                 config = at_batch.replace(
                     base_learning_rate=base_learning_rate(recipe) * factor,  # 0: resolved
@@ -191,7 +214,13 @@ def plan_trials(
                     resume=True,
                     verbose=0,
                 )
-                trials.append(Trial(name, batch, index, factor, config))
+                trials.append(Trial(name, batch, index, factor, config, metric))
+    if len(set(metrics.values())) > 1:
+        chosen = ", ".join(f"{name}: {m.name}" for name, m in metrics.items())
+        raise ValueError(
+            f"the recipes are measured on different eval metrics ({chosen}): name one "
+            "with --target_metric, or study them separately"
+        )
     return trials
 
 
@@ -210,7 +239,7 @@ def run_trials(
     records: dict[int, dict[str, Any]] = {}
     todo = []
     for position, trial in enumerate(trials):
-        record = finished_record(trial)
+        record = finished_record(trial, settings.target)
         if record is None:
             todo.append(position)
         else:
@@ -247,8 +276,9 @@ def run_trial(trial: Trial, target: float) -> dict[str, Any]:
     return record
 
 
-def finished_record(trial: Trial) -> dict[str, Any] | None:
-    """The record of ``trial`` if it has finished, else None.
+def finished_record(trial: Trial, target: float) -> dict[str, Any] | None:
+    """The record of ``trial`` if it has finished, else None; its steps to the target
+    read again from its eval curve (the study's target may have changed since).
 
     Raises:
         ValueError: the folder holds a finished trial of another config.
@@ -263,22 +293,23 @@ def finished_record(trial: Trial) -> dict[str, Any] | None:
             f"{trial.directory} holds a trial of other settings: use a new --model_dir for "
             "this study, or the settings it was started with"
         )
-    return record
+    return {**record, **_to_target(trial, record["status"], record, target)}
 
 
-def first_step_reaching(eval_accuracy: dict[int, float], target: float) -> int | None:
-    """The first evaluated step whose accuracy is at least ``target`` (None if none)."""
-    reached = [step for step, value in sorted(eval_accuracy.items()) if value >= target]
+def first_step_reaching(
+    curve: dict[int, float], target: float, metric: TargetMetric | None = None
+) -> int | None:
+    """The first evaluated step whose value reaches ``target`` in ``metric``'s direction
+    (at or above it for an accuracy, the default; at or below for a loss); None if none."""
+    # Not a module constant: naming a metric builds Keras metrics, which starts TensorFlow.
+    metric = metric or target_metric("eval_accuracy", data.CLASSIFICATION)
+    reached = [step for step, value in sorted(curve.items()) if metric.reached(value, target)]
     return reached[0] if reached else None
 
 
 def _record(trial: Trial, status: str, results: dict[str, Any], target: float) -> dict[str, Any]:
     """What the study keeps of a trial: its settings, results and steps to the target."""
-    logs = os.path.join(trial.directory, "logs")
-    accuracy = read_scalars(os.path.join(logs, "eval"), "accuracy") if status == DONE else {}
-    steps = first_step_reaching(accuracy, target)
-    batch = effective_batch_size(trial.config)
-    record = {
+    return {
         "recipe": trial.recipe,
         "batch_size": trial.batch_size,
         "trial": trial.index,
@@ -288,20 +319,35 @@ def _record(trial: Trial, status: str, results: dict[str, Any], target: float) -
         "steps": results.get("steps"),
         "eval_accuracy": results.get("eval_accuracy"),
         "eval_loss": results.get("eval_loss"),
+        "eval_bits_per_byte": results.get("eval_bits_per_byte"),
         "train_accuracy": results.get("train_accuracy"),
         "wall_seconds": results.get("wall_seconds"),
-        "steps_to_target": steps,
-        "examples_to_target": None if steps is None else steps * batch,
-        "seconds_to_target": None,
-        "b_simple_at_target": None,
-        "eval_accuracy_curve": {str(k): v for k, v in sorted(accuracy.items())},
+        **_to_target(trial, status, results, target),
         "config": trial.config.to_dict(),
     }
+
+
+def _to_target(trial: Trial, status: str, results: dict[str, Any], target: float) -> dict:
+    """A trial's target metric, its eval curve and the steps, examples and time to
+    ``target`` (read from the trial's eval event files)."""
+    metric, logs = trial.metric, os.path.join(trial.directory, "logs")
+    curve = read_scalars(os.path.join(logs, "eval"), metric.tag) if status == DONE else {}
+    steps = first_step_reaching(curve, target, metric)
+    fields = {
+        "target_metric": metric.name,
+        "lower_is_better": metric.lower_is_better,
+        "steps_to_target": steps,
+        "examples_to_target": None,
+        "seconds_to_target": None,
+        "b_simple_at_target": None,
+        "target_metric_curve": {str(k): v for k, v in sorted(curve.items())},
+    }
     if steps is not None:
+        fields["examples_to_target"] = steps * effective_batch_size(trial.config)
         # Training time to the target, prorated (the evaluations not counted).
-        record["seconds_to_target"] = results["wall_seconds"] * steps / results["steps"]
-        record["b_simple_at_target"] = _b_simple_at(os.path.join(logs, "train"), steps)
-    return record
+        fields["seconds_to_target"] = results["wall_seconds"] * steps / results["steps"]
+        fields["b_simple_at_target"] = _b_simple_at(os.path.join(logs, "train"), steps)
+    return fields
 
 
 def _b_simple_at(train_logs: str, step: int) -> float | None:
@@ -311,8 +357,8 @@ def _b_simple_at(train_logs: str, step: int) -> float | None:
     return before[-1] if before else None
 
 
-def _check_recipe(name: str, recipe: ExperimentConfig) -> int:
-    """The recipe's training-set size, after checking its model, optimizer and data."""
+def _check_recipe(name: str, recipe: ExperimentConfig) -> data.DatasetInfo:
+    """The recipe's dataset info, after checking its model, optimizer and data."""
     try:
         models.MODELS.factory(recipe.model)
         optimizers.OPTIMIZERS.factory(base_optimizer_name(recipe))
@@ -321,7 +367,7 @@ def _check_recipe(name: str, recipe: ExperimentConfig) -> int:
         )
     except (ValueError, TypeError) as error:
         raise ValueError(f"recipe {name}: {error}") from None
-    return source.info.num_train
+    return source.info
 
 
 def _at_batch(name: str, recipe: ExperimentConfig, batch: int, num_train: int) -> ExperimentConfig:
@@ -342,11 +388,11 @@ def _at_batch(name: str, recipe: ExperimentConfig, batch: int, num_train: int) -
 
 
 def _progress_line(record: dict[str, Any], done: int, total: int, seconds_left: float) -> str:
-    reached = record["steps_to_target"]
+    reached, metric = record["steps_to_target"], record["target_metric"]
     outcome = (
         "diverged"
         if record["status"] == DIVERGED
-        else f"accuracy {record['eval_accuracy']:.4f}, "
+        else f"{metric} {record[metric]:.4f}, "
         + (f"target at step {reached}" if reached is not None else "target not reached")
     )
     return (

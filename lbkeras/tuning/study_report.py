@@ -2,7 +2,8 @@
 
 :func:`summarize` turns the trials' records (:mod:`lbkeras.tuning.study`) into, per
 recipe, one row per batch size (its best trial: the fewest steps to the target, ties
-to the higher final accuracy) and the fit ``S = S_min (1 + B_crit / B)`` of those steps;
+to the better final value of the target metric: higher accuracy, lower loss) and the
+fit ``S = S_min (1 + B_crit / B)`` of those steps;
 :func:`write_report` writes them as ``study.json``, ``study.csv`` and ``study.md`` and
 draws three PNGs (matplotlib's own log axes; nothing here is drawn by hand):
 
@@ -109,11 +110,8 @@ def csv_text(summary: dict) -> str:
 
 def markdown(summary: dict) -> str:
     """``study.md``: the table, and per recipe the fit and the measured noise scale."""
-    target = summary["settings"].get("target")
     lines = [
-        f"Steps to eval accuracy {target} (best of each batch's learning-rate trials)"
-        if target is not None
-        else "Steps to the target (best of each batch's learning-rate trials)",
+        f"Steps to {_target(summary['settings'])} (best of each batch's learning-rate trials)",
         "",
         "| recipe | batch | steps to target | examples | seconds | learning rate "
         "| final accuracy (best trial) | best final accuracy | trials reaching target |",
@@ -189,7 +187,7 @@ def plot_accuracy(summary: dict, path: str) -> None:
             label=name,
         )
     target = summary["settings"].get("target")
-    if target is not None:
+    if target is not None and summary["settings"].get("target_metric") == "eval_accuracy":
         axes.axhline(target, color="tab:gray", linestyle="--", linewidth=1, label="target")
     axes.set_xscale("log", base=2)
     axes.set_xlabel("global batch size")
@@ -227,9 +225,9 @@ def _row(trials: list[dict[str, Any]]) -> dict[str, Any]:
     reached = [t for t in trials if t["steps_to_target"] is not None]
     finished = [t for t in trials if t["eval_accuracy"] is not None]
     if reached:
-        best = min(reached, key=lambda t: (t["steps_to_target"], -t["eval_accuracy"]))
+        best = min(reached, key=lambda t: (t["steps_to_target"], _worse(t)))
     elif finished:
-        best = max(finished, key=lambda t: t["eval_accuracy"])
+        best = min(finished, key=_worse)
     else:
         best = trials[0]
     return {
@@ -240,6 +238,13 @@ def _row(trials: list[dict[str, Any]]) -> dict[str, Any]:
         "trials": len(trials),
         "best_trial": best["trial"],
     }
+
+
+def _worse(trial: dict[str, Any]) -> float:
+    """The trial's final value of its target metric, signed so that lower is better
+    (records without a target metric: their accuracy)."""
+    value = trial[trial.get("target_metric", "eval_accuracy")]
+    return value if trial.get("lower_is_better", False) else -value
 
 
 def _fit(rows: list[dict[str, Any]]) -> dict[str, float] | None:
@@ -288,10 +293,16 @@ def _title(summary: dict, what: str) -> str:
     settings = summary["settings"]
     if "target" not in settings:
         return what
-    return (
-        f"{what}: eval accuracy {settings['target']}, best of {settings['trials']} "
-        "learning rates per batch"
-    )
+    return f"{what}: {_target(settings)}, best of {settings['trials']} learning rates per batch"
+
+
+def _target(settings: dict[str, Any]) -> str:
+    """The study's target in words, e.g. ``eval_loss <= 1.8``."""
+    if "target" not in settings:
+        return "the target"
+    below = settings.get("lower_is_better", False)
+    metric = settings.get("target_metric") or "eval_accuracy"
+    return f"{metric} {'<=' if below else '>='} {settings['target']}"
 
 
 def _shown(value: Any, spec: str = "d", missing: str = "-") -> str:

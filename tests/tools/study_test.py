@@ -165,3 +165,82 @@ def _study_flags(study_dir, data_dir, *flags):
         "--evals_per_run=4",
         *flags,
     ]
+
+
+LM_TARGET = 4.5
+LM_RECIPE = """# a tiny language model for the study test
+--model=transformer_lm
+--model_options={"num_layers": 1, "width": 16, "num_heads": 2}
+--dataset=text
+--dataset_options={"context": 16}
+--optimizer=adamw
+--base_learning_rate=0.01
+--base_batch_size=16
+--weight_decay=0.01
+--warmup_epochs=0.1
+--train_tokens=7680
+"""
+
+
+def _lm_study_flags(tmp_path, *flags):
+    from tests.training.lm_common import write_corpus as _write_corpus
+
+    (tmp_path / "text").mkdir(exist_ok=True)
+    _write_corpus(tmp_path / "text")
+    recipe = tmp_path / "lm.cfg"
+    recipe.write_text(LM_RECIPE)
+    return [
+        f"--model_dir={tmp_path / 'study'}",
+        f"--data_dir={tmp_path / 'text'}",
+        f"--recipes={recipe}",
+        "--batch_sizes=8,16",
+        "--trials=1",
+        "--evals_per_run=3",
+        *flags,
+    ]
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--target_metric=eval_perplexity"], "target_metric='eval_perplexity' is not an eval"),
+        (["--target=0"], "can never be reached: eval_loss is positive"),
+    ],
+)
+def test_bad_target_metrics_exit_2_and_write_nothing(tmp_path, capsys, flags, message):
+    argv = _lm_study_flags(tmp_path, *flags)
+    code = tool_in_process(study_tool, "lbkeras-study", *argv)
+    stderr = capsys.readouterr().err
+    errors = [line for line in stderr.splitlines() if "lbkeras-study" in line]
+    assert code == 2, stderr[-2000:]
+    assert len(errors) == 1 and message in errors[0], stderr[-2000:]
+    assert not (tmp_path / "study").exists()
+
+
+def test_a_language_model_study_reaches_an_eval_loss(tmp_path):
+    """The default target metric of a language model is its eval loss, reached at or
+    below the target: steps to it as the trials' eval event files say."""
+    command = [sys.executable, "-m", "tools.study", *_lm_study_flags(tmp_path)]
+    command.append(f"--target={LM_TARGET}")
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, cwd=ROOT, env=environment()
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    study_dir = tmp_path / "study"
+    with open(study_dir / "study.json") as f:
+        summary = json.load(f)
+    assert summary["settings"]["target_metric"] == "eval_loss"
+    assert summary["settings"]["lower_is_better"] is True
+    assert f"Steps to eval_loss <= {LM_TARGET}" in (study_dir / "study.md").read_text()
+    rows = summary["recipes"]["lm"]["rows"]
+    assert [row["batch_size"] for row in rows] == [8, 16]
+    for row in rows:
+        trial = study_dir / "lm" / f"b{row['batch_size']}" / "t0"
+        curve = _scalars(os.path.join(trial, "logs", "eval"), "loss")
+        with open(trial / "results.json") as f:
+            results = json.load(f)
+        assert results["steps"] == 7680 // (16 * row["batch_size"])
+        assert curve[results["steps"]] == pytest.approx(results["eval_loss"], rel=1e-6)
+        first = min(step for step in curve if curve[step] <= LM_TARGET)
+        assert row["steps_to_target"] == first
+        assert row["examples_to_target"] == first * row["batch_size"]

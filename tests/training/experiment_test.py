@@ -11,43 +11,11 @@ import keras
 import numpy as np
 import pytest
 
-from lbkeras.training import ExperimentConfig, experiment
+from lbkeras.training import experiment
 from tests.event_files import read_scalars
-
-CONTEXT, BATCH, STEPS = 16, 16, 30
-WORDS = ["the", "large", "batch", "trains", "a", "model", "fast", "and", "well", "on", "text"]
-
-
-def _write_corpus(folder) -> list[bytes]:
-    """25 files of sentences drawn from a few words (learnable); their bytes, by path."""
-    rng = np.random.default_rng(0)
-    contents = []
-    for i in range(25):
-        sentences = (" ".join(rng.choice(WORDS, 6)) + ".\n" for _ in range(20))
-        contents.append("".join(sentences).encode())
-        (folder / f"{i:02d}.txt").write_bytes(contents[-1])
-    return contents
-
-
-def _config(tmp_path, **changes) -> ExperimentConfig:
-    settings = {
-        "model_dir": str(tmp_path / "run"),
-        "model": "transformer_lm",
-        "model_options": {"num_layers": 1, "width": 16, "num_heads": 2},
-        "dataset": "text",
-        "dataset_options": {"context": CONTEXT},
-        "data_dir": str(tmp_path / "text"),
-        "global_batch_size": BATCH,
-        "optimizer": "adamw",
-        "base_learning_rate": 0.01,
-        "base_batch_size": BATCH,
-        "weight_decay": 0.01,
-        "warmup_epochs": 0.1,
-        "train_tokens": STEPS * BATCH * CONTEXT,
-        "steps_per_loop": 10,
-        "verbose": 0,
-    }
-    return ExperimentConfig(**{**settings, **changes})
+from tests.training.lm_common import BATCH, CONTEXT, STEPS
+from tests.training.lm_common import config as _config
+from tests.training.lm_common import write_corpus as _write_corpus
 
 
 def test_a_language_model_trains_and_reports_bits_per_byte(tmp_path):
@@ -116,3 +84,33 @@ def test_mismatches_are_refused_before_anything_is_written(tmp_path, changes, me
     with pytest.raises(ValueError, match=message):
         experiment.run(config)
     assert not os.path.exists(config.model_dir)
+
+
+def test_a_language_model_logs_the_gradient_noise_scale(tmp_path):
+    """--monitor_every_steps with 2 accumulation steps on transformer_lm: the noise-scale
+    scalars are in the train event file, each logged step, consistent with each other."""
+    (tmp_path / "text").mkdir()
+    _write_corpus(tmp_path / "text")
+    micro, steps = BATCH // 2, 6
+    config = _config(
+        tmp_path,
+        global_batch_size=micro,
+        accumulation_steps=2,
+        monitor_every_steps=2,
+        train_tokens=0,
+        train_steps=steps,
+        warmup_epochs=0,
+        steps_per_loop=3,
+    )
+    experiment.run(config)
+    train_logs = os.path.join(config.model_dir, "logs", "train")
+    b_simple = read_scalars(train_logs, "noise_scale/b_simple")
+    ratio = read_scalars(train_logs, "noise_scale/batch_over_b_simple")
+    trace = read_scalars(train_logs, "noise_scale/trace_sigma")
+    norm_sq = read_scalars(train_logs, "noise_scale/grad_norm_sq")
+    assert sorted(b_simple) == sorted(ratio) == sorted(trace) == sorted(norm_sq) == [0, 2, 4]
+    for step in b_simple:
+        assert b_simple[step] > 0 and norm_sq[step] > 0
+        # B_simple = tr(Sigma) / |G|^2; the ratio is the update's batch (2 x micro) over it.
+        np.testing.assert_allclose(b_simple[step], trace[step] / norm_sq[step], rtol=1e-5)
+        np.testing.assert_allclose(ratio[step], 2 * micro / b_simple[step], rtol=1e-5)

@@ -57,3 +57,30 @@ def test_language_model_results_count_tokens():
         "tokens": 640,
         "tokens_per_second": 400.0,
     }
+
+
+def test_target_metrics_are_the_reported_eval_metrics_each_with_its_direction():
+    assert task.eval_metric_names(data.NEXT_BYTE) == [
+        "eval_loss",
+        "eval_accuracy",
+        "eval_bits_per_byte",
+    ]
+    assert task.eval_metric_names(data.CLASSIFICATION) == ["eval_loss", "eval_accuracy"]
+    loss = task.target_metric("", data.NEXT_BYTE)
+    accuracy = task.target_metric("", data.CLASSIFICATION)
+    assert (loss.name, loss.tag, loss.lower_is_better) == ("eval_loss", "loss", True)
+    assert (accuracy.name, accuracy.tag, accuracy.lower_is_better) == (
+        "eval_accuracy",
+        "accuracy",
+        False,
+    )
+    assert loss.reached(1.8, 1.8) and not loss.reached(1.81, 1.8)
+    assert accuracy.reached(0.9, 0.9) and not accuracy.reached(0.89, 0.9)
+    bits = task.target_metric("eval_bits_per_byte", data.NEXT_BYTE)
+    assert bits.tag == "bits_per_byte" and bits.lower_is_better
+    with pytest.raises(ValueError, match="choose one of: eval_loss, eval_accuracy$"):
+        task.target_metric("eval_bits_per_byte", data.CLASSIFICATION)
+    with pytest.raises(ValueError, match="an accuracy lies in"):
+        accuracy.check_target(1.5)
+    with pytest.raises(ValueError, match="eval_loss is positive"):
+        loss.check_target(-1.0)
