@@ -249,12 +249,9 @@ def test_a_killed_worker_and_its_peer_restart_and_resume_to_the_same_weights(
     resumed = _workers_weights(model_dir, optimizer=True)
     uninterrupted = _weights(os.path.join(two_workers_synced, "model.keras"), optimizer=True)
     assert sorted(resumed) == sorted(uninterrupted)
-    for key in resumed:
-        np.testing.assert_allclose(
-            resumed[key], uninterrupted[key], rtol=1e-5, atol=1e-6, err_msg=key
-        )
-    exact = all(np.array_equal(resumed[k], uninterrupted[k]) for k in resumed)
-    print(f"resumed at loop {agreed} (chief {chief_at}, worker 1 {other_at}); exact: {exact}")
+    for key in resumed:  # bit for bit: each worker is deterministic, a sum of 2 commutes
+        np.testing.assert_array_equal(resumed[key], uninterrupted[key], err_msg=key)
+    print(f"resumed at loop {agreed} (chief {chief_at}, worker 1 {other_at})")
 
 
 # 8 steps in 3 loops of 3, the last one of 2 (a run resumed at loop 3 starts at step 8).
