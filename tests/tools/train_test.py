@@ -63,9 +63,7 @@ def test_rerunning_a_finished_run_keeps_its_results(finished_run, data_dir, tmp_
     assert again.returncode == 0, again.stderr[-3000:]
     after = results(model_dir)
     assert after["steps"] == 48  # no step more
-    for key in ("train_loss", "train_accuracy", "examples_per_second", "wall_seconds"):
-        assert after[key] == before[key], key  # the finished run's, not NaN
-    np.testing.assert_allclose(after["eval_accuracy"], before["eval_accuracy"], rtol=1e-6)
+    assert after == before  # the finished run's, not NaN: nothing was rewritten
 
 
 def test_tensorboard_learning_rate_matches_the_schedule(finished_run):
