@@ -2,7 +2,9 @@
 
 The public API, re-exported; nothing else lives here. ``lbkeras.training``,
 ``lbkeras.distribute`` and ``lbkeras.callbacks`` need TensorFlow and are imported
-explicitly; what is imported here also runs with ``KERAS_BACKEND=jax``.
+explicitly; what is imported here also runs with ``KERAS_BACKEND=jax``, and registers
+every serialisable class (``GradientStatistics`` included), so that ``import lbkeras``
+is all ``keras.saving.load_model`` needs.
 
 Example:
     >>> import keras, lbkeras
@@ -15,7 +17,7 @@ Example:
     >>> optimizer = lbkeras.optimizers.LARS(schedule, momentum=0.9, weight_decay=5e-4)
 """
 
-from lbkeras import data, layers, metrics, models, optimizers, scaling, schedules
+from lbkeras import data, layers, metrics, models, monitoring, optimizers, scaling, schedules
 from lbkeras.scaling import scale_adam_hyperparameters, scale_learning_rate
 
 __version__ = "0.1.0"
@@ -25,6 +27,7 @@ __all__ = [
     "layers",
     "metrics",
     "models",
+    "monitoring",
     "optimizers",
     "scaling",
     "schedules",
