@@ -96,6 +96,7 @@ class NoTensorFlow(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, NoTensorFlow())
 import keras, numpy as np, lbkeras
 
+keras.utils.set_random_seed(0)  # initialisation, shuffling: the same run every time
 schedule = lbkeras.schedules.Warmup(0.05, warmup_steps=2)
 sgd = keras.optimizers.SGD(schedule, momentum=0.9)
 noisy = lbkeras.optimizers.GradientNoise(sgd, eta=1e-4, seed=0)
