@@ -65,15 +65,24 @@ def loss(one_hot: bool, label_smoothing: float) -> keras.losses.Loss:
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
+#: The metrics each task reports, by name (the loss besides): accuracy for every task (per
+#: byte for language models), and bits per byte for next-byte prediction.
+TASK_METRICS = {
+    data.CLASSIFICATION: ("accuracy",),
+    data.NEXT_BYTE: ("accuracy", "bits_per_byte"),
+}
+
+
 def metrics(one_hot: bool, task: str) -> list[keras.metrics.Metric]:
-    """Accuracy for every task (per byte for language models), and bits per byte for
-    next-byte prediction."""
+    """The Keras metrics of :data:`TASK_METRICS` for ``task`` (for one-hot labels,
+    categorical accuracy)."""
     if one_hot:
         return [keras.metrics.CategoricalAccuracy(name="accuracy")]
-    accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
-    if task == data.NEXT_BYTE:
-        return [accuracy, lb_metrics.BitsPerByte()]
-    return [accuracy]
+    make = {
+        "accuracy": lambda: keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+        "bits_per_byte": lb_metrics.BitsPerByte,
+    }
+    return [make[name]() for name in TASK_METRICS[task]]
 
 
 #: Eval metrics where lower is better (every other one: higher is better).
@@ -119,7 +128,7 @@ class TargetMetric:
 
 def eval_metric_names(task: str) -> list[str]:
     """The eval metrics a run of ``task`` reports, named as in ``results.json``."""
-    return ["eval_loss", *(f"eval_{m.name}" for m in metrics(one_hot=False, task=task))]
+    return ["eval_loss", *(f"eval_{name}" for name in TASK_METRICS[task])]
 
 
 def default_target_metric(task: str) -> str:

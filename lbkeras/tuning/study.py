@@ -301,7 +301,6 @@ def first_step_reaching(
 ) -> int | None:
     """The first evaluated step whose value reaches ``target`` in ``metric``'s direction
     (at or above it for an accuracy, the default; at or below for a loss); None if none."""
-    # Not a module constant: naming a metric builds Keras metrics, which starts TensorFlow.
     metric = metric or target_metric("eval_accuracy", data.CLASSIFICATION)
     reached = [step for step, value in sorted(curve.items()) if metric.reached(value, target)]
     return reached[0] if reached else None
