@@ -60,10 +60,12 @@ def main() -> int:
     except NonFiniteLossError as error:
         print(f"{PROGRAM}: {error}", file=sys.stderr)
         return EXIT_NON_FINITE
+    batches = [stage["batch_size"] for stage in results.get("batch_history", [])]
+    batch = " -> ".join(map(str, batches)) if batches else results["global_batch_size"]
     print(
         f"test accuracy {results['eval_accuracy']:.4f}, test loss {results['eval_loss']:.4f} "
         f"after {results['steps']} steps ({results['passes']:.1f} passes) at global batch "
-        f"{results['global_batch_size']} (peak learning rate {results['peak_learning_rate']:g}), "
+        f"{batch} (peak learning rate {results['peak_learning_rate']:g}), "
         f"{results['examples_per_second']:.0f} examples/s, {results['wall_seconds']:.0f} s"
     )
     _print_where(config.model_dir)

@@ -1,5 +1,6 @@
 """Callbacks for what matters at large batch: learning rate, throughput, metrics on the
-step axis, HParams, NaN and divergence safety and backups; one TensorBoard writer per split."""
+step axis, HParams, NaN and divergence safety and backups, the batch of a batch schedule
+and what transfers with it; one TensorBoard writer per split."""
 
 from lbkeras.callbacks.backup import (
     Backup,
@@ -8,6 +9,7 @@ from lbkeras.callbacks.backup import (
     latest_backup,
     restore,
 )
+from lbkeras.callbacks.batch_size import BatchSizeLogger, HyperparameterTransfer
 from lbkeras.callbacks.hparams import HPARAMS_METRICS, HParamsLogger
 from lbkeras.callbacks.learning_rate import LearningRateLogger, learning_rate_at
 from lbkeras.callbacks.metrics import MetricsLogger
@@ -24,7 +26,9 @@ __all__ = [
     "HPARAMS_METRICS",
     "SPLITS",
     "Backup",
+    "BatchSizeLogger",
     "HParamsLogger",
+    "HyperparameterTransfer",
     "LearningRateLogger",
     "LossDivergedError",
     "MetricsLogger",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import keras
 import tensorflow as tf
@@ -24,7 +25,9 @@ class ThroughputLogger(WriterCallback, keras.callbacks.Callback):
         writer: a shared ``tf.summary`` writer, a folder for one of its own, or None to
             only measure (non-chief workers).
         examples_per_update: examples per optimizer update, summed over replicas (the
-            global batch, times the accumulation steps).
+            global batch, times the accumulation steps); or, when the batch follows a
+            schedule, a function of the step giving the examples before it
+            (:meth:`lbkeras.training.Plan.examples_before`).
 
     It counts optimizer updates (``optimizer.iterations``) rather than implementing a
     batch hook: Keras turns every batch's logs into Python numbers (a host
@@ -32,15 +35,20 @@ class ThroughputLogger(WriterCallback, keras.callbacks.Callback):
     """
 
     def __init__(
-        self, writer: str | tf.summary.SummaryWriter | None, examples_per_update: int
+        self,
+        writer: str | tf.summary.SummaryWriter | None,
+        examples_per_update: int | Callable[[int], int],
     ) -> None:
         super().__init__()
         self._set_writer(writer)
-        self.examples_per_update = examples_per_update
+        if callable(examples_per_update):
+            self._examples_before = examples_per_update
+        else:
+            self._examples_before = lambda step: step * examples_per_update
         self._start = 0.0
         self._stop = None
         self._first_step = 0
-        self._epochs: list[tuple[int, float]] = []  # (updates, seconds) of each epoch
+        self._epochs: list[tuple[int, float]] = []  # (examples, seconds) of each epoch
 
     def on_epoch_begin(self, epoch, logs=None):
         self._first_step = int(self.model.optimizer.iterations.numpy())
@@ -54,15 +62,13 @@ class ThroughputLogger(WriterCallback, keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         seconds = (self._stop or time.perf_counter()) - self._start
         end = int(self.model.optimizer.iterations.numpy())
-        updates = end - self._first_step
-        if updates <= 0:
+        if end <= self._first_step:
             return
-        self._epochs.append((updates, seconds))
+        examples = self._examples_before(end) - self._examples_before(self._first_step)
+        self._epochs.append((examples, seconds))
         if self.writer is not None:
             with self.writer.as_default(step=end):
-                tf.summary.scalar(
-                    "examples_per_second", updates * self.examples_per_update / seconds
-                )
+                tf.summary.scalar("examples_per_second", examples / seconds)
 
     @property
     def examples_per_second(self) -> float:
@@ -70,7 +76,7 @@ class ThroughputLogger(WriterCallback, keras.callbacks.Callback):
         timed = self._epochs[1:] or self._epochs
         if not timed:
             return float("nan")
-        return sum(s for s, _ in timed) * self.examples_per_update / sum(t for _, t in timed)
+        return sum(e for e, _ in timed) / sum(t for _, t in timed)
 
     def on_train_end(self, logs=None):
         self._close_writer()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -76,10 +77,15 @@ class GradientStatisticsLogger(WriterCallback, keras.callbacks.Callback):
     Args:
         writer: a shared ``tf.summary`` writer, or a folder for one of its own.
         small_batch_size: examples of one small-batch gradient: one replica's
-            micro-batch (the per-replica batch).
+            micro-batch (the per-replica batch); or, when the batch follows a schedule, a
+            function of the optimizer step giving it.
     """
 
-    def __init__(self, writer: str | tf.summary.SummaryWriter, small_batch_size: int) -> None:
+    def __init__(
+        self,
+        writer: str | tf.summary.SummaryWriter,
+        small_batch_size: int | Callable[[int], int],
+    ) -> None:
         super().__init__()
         self._set_writer(writer)
         self.small_batch_size = small_batch_size
@@ -110,7 +116,11 @@ class GradientStatisticsLogger(WriterCallback, keras.callbacks.Callback):
 
     def _write(self, row: dict) -> None:
         step = int(row["step"])
-        b = self.small_batch_size
+        b = (
+            self.small_batch_size(step)
+            if callable(self.small_batch_size)
+            else self.small_batch_size
+        )
         if row["n"] < 2 and not self._warned:
             logging.warning(
                 "gradient statistics: one small-batch gradient per update, so no noise scale; "

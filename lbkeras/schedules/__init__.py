@@ -42,6 +42,7 @@ from lbkeras.schedules import batch_size
 from lbkeras.schedules.constant import Constant
 from lbkeras.schedules.cosine import CosineDecayWithHold
 from lbkeras.schedules.epochs import epochs_to_steps, steps_per_epoch
+from lbkeras.schedules.examples_keyed import ExamplesKeyed
 from lbkeras.schedules.rsqrt import InverseSqrtDecay
 from lbkeras.schedules.step_decay import StepDecay
 from lbkeras.schedules.warmup import Warmup
@@ -50,6 +51,7 @@ __all__ = [
     "SCHEDULES",
     "Constant",
     "CosineDecayWithHold",
+    "ExamplesKeyed",
     "InverseSqrtDecay",
     "StepDecay",
     "Warmup",

@@ -38,7 +38,9 @@ from typing import Any
 from lbkeras.checks import check_float, check_fraction, check_int
 from lbkeras.distribute.strategy import STRATEGIES, check_devices
 from lbkeras.optimizers.trust_ratio import SCALES as TRUST_RATIO_SCALES
+from lbkeras.scaling import BETA_2_RULES, WEIGHT_DECAY_RULES
 from lbkeras.scaling import RULES as LR_SCALING_RULES
+from lbkeras.schedules.batch_size import BATCH_SIZE_SCHEDULES
 from lbkeras.schedules.warmup import KINDS as WARMUP_KINDS
 from lbkeras.training.precision import MIXED_PRECISION_POLICIES
 
@@ -122,7 +124,30 @@ class ExperimentConfig:
         "", "Folder of the dataset (default: the dataset's own).", group=EXPERIMENT
     )
     global_batch_size: int = setting(
-        2048, "Examples per step, summed over all replicas.", group=BATCH
+        2048,
+        "Examples per step, summed over all replicas; with a --batch_schedule, the largest "
+        "batch of the run (what memory must hold), the one --base_learning_rate is scaled to "
+        "for the schedule's peak.",
+        group=BATCH,
+    )
+    batch_schedule: str = setting(
+        "constant",
+        "How the global batch grows with the examples seen (lbkeras.schedules.batch_size): "
+        "constant; steps (changes=[[examples, batch], ...] or passes=[[passes, batch], ...]); "
+        "ramp (start_batch_size, ramp_examples, and increment or doubling: NeMo's "
+        "rampup_batch_size); seesaw (batch_size, boundaries in examples: Meterez et al. 2025, "
+        "with --schedule=constant). At each change every hyper-parameter transfers: the "
+        "learning rate by --lr_scaling, beta_2 by --beta_2_rule, the weight decay by "
+        "--weight_decay_rule. The learning-rate schedule is keyed on examples seen.",
+        choices=tuple(name for name in BATCH_SIZE_SCHEDULES.names() if name != "adaptive"),
+        group=BATCH,
+    )
+    batch_schedule_options: dict[str, Any] = setting(
+        {},
+        'JSON object of the batch schedule\'s arguments, e.g. {"start_batch_size": 256, '
+        '"ramp_examples": 96000, "doubling": true} (batch_size, or seesaw\'s max_batch_size, '
+        "defaults to --global_batch_size; the replicas and the data size are filled in).",
+        group=BATCH,
     )
     base_learning_rate: float = setting(
         0.0,
@@ -140,6 +165,21 @@ class ExperimentConfig:
         "linear otherwise; malladi: sqrt, and Adam's 1 - beta times the batch ratio k, "
         "epsilon / sqrt(k)).",
         choices=LR_SCALING_RULES,
+        group=BATCH,
+    )
+    beta_2_rule: str = setting(
+        "none",
+        "How beta_2 transfers when a --batch_schedule changes the batch by k (half_life: "
+        "beta_2^k, the same half-life in examples, Marek et al. 2025).",
+        choices=BETA_2_RULES,
+        group=BATCH,
+    )
+    weight_decay_rule: str = setting(
+        "none",
+        "How the weight decay transfers when a --batch_schedule changes the batch (timescale: "
+        "keep the AdamW timescale B / (lr wd N), Bergsma et al. 2025; none: decoupled decay "
+        "follows the rate).",
+        choices=WEIGHT_DECAY_RULES,
         group=BATCH,
     )
     optimizer: str = setting(

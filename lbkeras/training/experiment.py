@@ -53,11 +53,11 @@ from lbkeras import data, determinism, layers, models, optimizers
 from lbkeras.distribute import across_workers, keras_compat, make_strategy, worker_role
 from lbkeras.monitoring.logger import AdaScaleProgress, GradientStatisticsLogger
 from lbkeras.optimizers.wrapper import find_in_chain
-from lbkeras.training import task
+from lbkeras.training import batch_schedule, task
 from lbkeras.training.config import ExperimentConfig
 from lbkeras.training.input import input_data
 from lbkeras.training.outputs import Outputs, check_model_dir
-from lbkeras.training.plan import Plan, plan
+from lbkeras.training.plan import Plan, plan, total_examples
 from lbkeras.training.precision import mixed_precision
 from lbkeras.training.recipe import (
     adam_scaling,
@@ -148,17 +148,19 @@ def prepare(config: ExperimentConfig) -> Prepared:
     steps = plan(
         config, source.info.num_train, strategy.num_replicas_in_sync, source.info.tokens_per_example
     )
-    if config.ghost_batch_size and steps.per_replica_batch_size % config.ghost_batch_size:
-        raise ValueError(
-            f"ghost batch size {config.ghost_batch_size} does not divide the per-replica batch "
-            f"{steps.per_replica_batch_size}: choose a divisor for --ghost_batch_size"
-        )
+    for stage in steps.stages if config.ghost_batch_size else ():
+        per_replica = stage.batch_size // steps.num_replicas
+        if per_replica % config.ghost_batch_size:
+            raise ValueError(
+                f"ghost batch size {config.ghost_batch_size} does not divide the per-replica "
+                f"batch {per_replica}: choose a divisor for --ghost_batch_size"
+            )
     if config.adascale and steps.num_replicas * steps.accumulation_steps < 2:
         raise ValueError(
             "adascale needs 2 or more small-batch gradients per step: use several replicas "
             "or --accumulation_steps=2 or more"
         )
-    schedule = build_schedule(config, steps.schedule_steps, steps.schedule_steps_per_pass)
+    schedule = _learning_rate(config, steps)
     for split in ("train", "eval"):  # missing or corrupt data fail before any write
         source.make(split, steps.per_replica_batch_size, training=split == "train", seed=0)
     outputs = Outputs(config.model_dir, worker_role(strategy))
@@ -183,14 +185,36 @@ def prepare(config: ExperimentConfig) -> Prepared:
         steps.loops,
         steps.steps_per_loop,
     )
+    if steps.scheduled:
+        logging.info(
+            "batch schedule %s: %s",
+            config.batch_schedule,
+            ", ".join(f"{s.batch_size} from step {s.first_step}" for s in steps.stages),
+        )
     if steps.tokens_per_step:
         logging.info(
-            "an example is a sequence of %d tokens: %d tokens per step, %d in all",
+            "an example is a sequence of %d tokens: %d tokens per step%s, %d in all",
             source.info.tokens_per_example,
             steps.tokens_per_step,
+            " at the largest batch" if steps.scheduled else "",
             steps.total_tokens,
         )
     return Prepared(config, strategy, source, steps, schedule, outputs, initial_loop, complete)
+
+
+def _learning_rate(
+    config: ExperimentConfig, steps: Plan
+) -> keras.optimizers.schedules.LearningRateSchedule:
+    """Warmup and decay: in steps at one batch, in examples under a batch schedule."""
+    if steps.batch_size_schedule is None:
+        return build_schedule(config, steps.schedule_steps, steps.schedule_steps_per_pass)
+    return batch_schedule.learning_rate(
+        config,
+        steps.batch_size_schedule,
+        steps.stages,
+        steps.num_train,
+        total_examples(config, steps.num_train, steps.tokens_per_example),
+    )
 
 
 def build(prepared: Prepared) -> tuple[keras.Model, Any, Any]:
@@ -242,7 +266,7 @@ def train(
     config, steps = prepared.config, prepared.plan
     writers = prepared.outputs.writers()
     throughput = lb_callbacks.ThroughputLogger(
-        writers("train") if writers else None, steps.effective_batch_size
+        writers("train") if writers else None, steps.examples_before
     )
     metrics_logger = (
         lb_callbacks.MetricsLogger(writers("train"), writers("eval")) if writers else None
@@ -271,6 +295,7 @@ def train(
                 validation_freq=max(1, config.eval_every_loops),
                 callbacks=callbacks,
                 verbose=config.verbose,
+                shuffle=False,  # the stream shuffles each pass (lbkeras.data.stream)
             )
         # The last loop's logs as its backup keeps them, alike whether this process
         # trained it or one killed after the backup did.
@@ -320,12 +345,39 @@ def _callbacks(
         callbacks.append(lb_callbacks.HParamsLogger(writers("eval"), _hparams(prepared)))
         if config.monitor_every_steps:
             callbacks.append(
-                GradientStatisticsLogger(writers("train"), steps.per_replica_batch_size)
+                GradientStatisticsLogger(
+                    writers("train"),
+                    # one replica's micro-batch at the step's batch
+                    lambda step: (
+                        steps.stage_at(step).batch_size
+                        // (steps.num_replicas * steps.accumulation_steps)
+                    ),
+                )
             )
     if config.adascale:
         callbacks.append(
             AdaScaleProgress(writers("train") if writers else None, steps.schedule_steps)
         )
+    if steps.batch_size_schedule is not None:
+        callbacks.extend(_batch_schedule_callbacks(prepared, writers))
+    return callbacks
+
+
+def _batch_schedule_callbacks(prepared: Prepared, writers) -> list[keras.callbacks.Callback]:
+    """The batch of every step in TensorBoard and the log; the hyper-parameters other than
+    the rate set at each change, when a rule changes one."""
+    config, stages = prepared.config, prepared.plan.stages
+    transfers = batch_schedule.stage_transfers(config, stages)
+    callbacks: list[keras.callbacks.Callback] = [
+        lb_callbacks.BatchSizeLogger(
+            writers("train") if writers else None,
+            stages,
+            [f"from the peak's, {transfers[0].description}"]
+            + [t.description for t in transfers[1:]],
+        )
+    ]
+    if any(set(t.rules) - {"learning_rate"} for t in transfers):
+        callbacks.append(lb_callbacks.HyperparameterTransfer(stages, [t.after for t in transfers]))
     return callbacks
 
 
@@ -351,13 +403,18 @@ def report(prepared: Prepared, trained: Trained) -> dict[str, Any]:
         ),
         **trained.training,
         "steps": trained_steps,
-        "passes": trained_steps / steps.steps_per_pass,
+        "examples": steps.examples_before(trained_steps),
+        "passes": steps.examples_before(trained_steps) / steps.num_train,
         "global_batch_size": config.global_batch_size,
         "effective_batch_size": steps.effective_batch_size,
         "num_replicas": steps.num_replicas,
         "base_learning_rate": steps.base_learning_rate,
         "peak_learning_rate": steps.peak_learning_rate,
     }
+    if steps.batch_size_schedule is not None:
+        results["batch_history"] = [
+            stage._asdict() for stage in steps.stages if stage.first_step < trained_steps
+        ]
     adascale = find_in_chain(trained.model.optimizer, optimizers.AdaScale)
     if adascale is not None:
         results["tau"] = adascale.tau

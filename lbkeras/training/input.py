@@ -1,9 +1,10 @@
 """The trainer's input: the distributed training stream and eval set of a prepared run.
 
 Each input pipeline (one per worker) reads its share of the global batches: the
-training stream from the step the run resumes at (:mod:`lbkeras.data.stream`: batch
-``k`` is a function of the seed and ``k``, so a resumed run reads what an
-uninterrupted one would), and the eval split in batches that give every replica of the
+training stream from the step the run resumes at, at the batch of each stage of the
+plan (:func:`lbkeras.data.stream.staged_stream`: step ``k`` is a function of the seed
+and the examples before it, so a resumed run reads what an uninterrupted one would),
+and the eval split in batches that give every replica of the
 pipeline the same number of non-empty batches
 (:func:`lbkeras.training.plan.eval_batch_size`). Labels become one-hot for label
 smoothing.
@@ -47,16 +48,11 @@ def _train_input(prepared: Prepared):
     config, steps = prepared.config, prepared.plan
 
     def dataset_fn(input_context: tf.distribute.InputContext) -> tf.data.Dataset:
-        batch = input_context.get_per_replica_batch_size(config.global_batch_size)
-        # One global batch is this many of the pipeline's batches (its replicas').
-        per_step = config.global_batch_size // (batch * input_context.num_input_pipelines)
-        start = steps.fit_steps_before(prepared.initial_loop)
-        ds = stream.training_stream(
+        ds = stream.staged_stream(
             prepared.source,
-            batch,
+            steps.input_stages,
             seed=config.seed,
-            start_batch=start * per_step,
-            num_batches=(steps.total_fit_steps - start) * per_step,
+            start_step=steps.fit_steps_before(prepared.initial_loop),
             input_context=input_context,
         )
         return _labels(ds, prepared)

@@ -16,6 +16,13 @@ For language models an example is a sequence of ``context`` tokens, and a step t
 on ``tokens_per_step = B x context`` tokens; ``train_tokens=T`` then trains
 ``round(T / tokens_per_step)`` steps.
 
+Under a batch-size schedule (``--batch_schedule``, :mod:`lbkeras.training.batch_schedule`)
+the run is ``E x N`` examples (or ``T / context`` sequences), the steps are the
+schedule's stages over them (the last step ends at or after the total), and the
+learning rate is keyed on examples; ``global_batch_size`` is the largest batch. The
+plan's :attr:`Plan.stages` say the batch of every step; without a schedule they are one
+stage.
+
 Example:
     >>> p = plan(ExperimentConfig(global_batch_size=8192, epochs=30), 16_000, num_replicas=2)
     >>> p.total_steps, p.steps_per_loop, p.loops, p.per_replica_batch_size
@@ -28,6 +35,13 @@ Example:
     ...           num_replicas=1, tokens_per_example=128)
     >>> lm.tokens_per_step, lm.total_steps, lm.total_tokens
     (8192, 122, 999424)
+    >>> ramp = plan(ExperimentConfig(global_batch_size=8192, epochs=30, batch_schedule="ramp",
+    ...     batch_schedule_options={"start_batch_size": 2048, "ramp_examples": 160_000,
+    ...     "doubling": True}), 16_000, num_replicas=2)
+    >>> [(stage.batch_size, stage.steps) for stage in ramp.stages], ramp.total_steps
+    ([(2048, 40), (4096, 20), (8192, 39)], 99)
+    >>> ramp.examples_before(41), ramp.warmup_steps, ramp.steps_per_loop  # 5 passes of warmup
+    (86016, 40, 3)
 """
 
 from __future__ import annotations
@@ -36,6 +50,8 @@ import dataclasses
 import math
 
 from lbkeras.distribute.strategy import check_global_batch
+from lbkeras.schedules.batch_size.base import BatchSizeSchedule, Stage, examples_before, stage_index
+from lbkeras.training import batch_schedule
 from lbkeras.training.config import ExperimentConfig
 from lbkeras.training.recipe import (
     accumulation_steps,
@@ -69,7 +85,12 @@ class Plan:
         peak_learning_rate: the schedule's peak: ``base_learning_rate`` scaled to
             ``effective_batch_size`` (with AdaScale, unscaled: the gain scales each step).
         tokens_per_step: tokens (labels) per optimizer update, the effective batch times
-            the tokens per example; 0 when the examples are not token sequences.
+            the tokens per example; 0 when the examples are not token sequences. Under
+            a batch schedule, at the largest batch.
+        num_train: training examples of one pass.
+        stages: the steps at each batch (optimizer updates and effective batches): the
+            batch schedule's, or one stage.
+        tokens_per_example: tokens of one example (0: not token sequences).
     """
 
     num_replicas: int
@@ -86,16 +107,43 @@ class Plan:
     base_learning_rate: float
     peak_learning_rate: float
     tokens_per_step: int = 0
+    num_train: int = 0
+    stages: tuple[Stage, ...] = ()
+    tokens_per_example: int = 0
+    #: The run's batch-size schedule (None: one batch).
+    batch_size_schedule: BatchSizeSchedule | None = dataclasses.field(default=None, compare=False)
 
     @property
     def passes(self) -> float:
         """Passes over the training data the run makes."""
-        return self.total_steps / self.steps_per_pass
+        return self.examples_before(self.total_steps) / self.num_train
 
     @property
     def total_tokens(self) -> int:
         """Tokens the run trains on (0 when the examples are not token sequences)."""
-        return self.total_steps * self.tokens_per_step
+        return self.examples_before(self.total_steps) * self.tokens_per_example
+
+    @property
+    def scheduled(self) -> bool:
+        """Whether the batch changes during the run."""
+        return len(self.stages) > 1
+
+    def stage_at(self, step: int) -> Stage:
+        """The stage of optimizer step ``step`` (the last stage for a step past the end)."""
+        return self.stages[stage_index(self.stages, step)]
+
+    def examples_before(self, step: int) -> int:
+        """Examples trained on before optimizer step ``step``."""
+        return examples_before(self.stages, step)
+
+    @property
+    def input_stages(self) -> tuple[Stage, ...]:
+        """The stages in ``fit`` steps (micro-batches of the global batch): :attr:`stages`,
+        or with gradient accumulation (one batch only) one stage of micro-batches."""
+        if self.accumulation_steps == 1:
+            return self.stages
+        batch = self.effective_batch_size // self.accumulation_steps
+        return (Stage(0, 0, batch, self.total_fit_steps),)
 
     @property
     def fit_steps_per_loop(self) -> int:
@@ -135,17 +183,19 @@ def plan(
             ``train_tokens`` for data that are not token sequences.
     """
     per_replica = check_global_batch(config.global_batch_size, num_replicas)
+    if config.train_tokens and not tokens_per_example:
+        raise ValueError(
+            "train_tokens sets the length of a language model's training; this dataset's "
+            "examples are not token sequences: use --epochs or --train_steps"
+        )
+    if batch_schedule.scheduled(config):
+        return _scheduled_plan(config, num_train, num_replicas, tokens_per_example)
     effective = effective_batch_size(config)
     steps_per_pass = num_train / effective
     # AdaScale follows the base run's schedule (tau counts its steps) and takes at most as
     # many steps as it (every gain is >= 1).
     schedule_batch = config.base_batch_size if config.adascale else effective
     schedule_per_pass = num_train / schedule_batch
-    if config.train_tokens and not tokens_per_example:
-        raise ValueError(
-            "train_tokens sets the length of a language model's training; this dataset's "
-            "examples are not token sequences: use --epochs or --train_steps"
-        )
     total = config.train_steps or max(
         1,
         round(config.train_tokens / (schedule_batch * tokens_per_example))
@@ -168,6 +218,60 @@ def plan(
         base_learning_rate=base_learning_rate(config),
         peak_learning_rate=peak_learning_rate(config),
         tokens_per_step=effective * tokens_per_example,
+        num_train=num_train,
+        stages=(Stage(0, 0, effective, total),),
+        tokens_per_example=tokens_per_example,
+    )
+
+
+def total_examples(config: ExperimentConfig, num_train: int, tokens_per_example: int) -> int:
+    """The examples a run under a batch schedule is long: ``train_tokens / context`` for a
+    language model given tokens, else ``epochs x num_train`` (rounded, at least 1)."""
+    if config.train_tokens:
+        return max(1, round(config.train_tokens / tokens_per_example))
+    return max(1, round(config.epochs * num_train))
+
+
+def _scheduled_plan(
+    config: ExperimentConfig, num_train: int, num_replicas: int, tokens_per_example: int
+) -> Plan:
+    """The plan of a run whose batch follows ``config.batch_schedule``: its stages over
+    :func:`total_examples`; loops of about a pass (the run's steps over its passes)."""
+    schedule = batch_schedule.build_batch_schedule(config, num_train, num_replicas)
+    examples = total_examples(config, num_train, tokens_per_example)
+    stages = tuple(schedule.stages(examples))
+    total = stages[-1].end_step
+    passes = stages[-1].end_example / num_train
+    per_loop = min(config.steps_per_loop or max(1, round(total / passes)), total)
+    warmup_examples = warmup_steps(config, num_train)
+    warmup = next(
+        (
+            s.first_step + -(-(warmup_examples - s.first_example) // s.batch_size)
+            for s in stages
+            if warmup_examples < s.end_example
+        ),
+        total,
+    )
+    largest = config.global_batch_size
+    return Plan(
+        num_replicas=num_replicas,
+        per_replica_batch_size=largest // num_replicas,
+        accumulation_steps=1,
+        effective_batch_size=largest,
+        steps_per_pass=num_train / largest,
+        total_steps=total,
+        steps_per_loop=per_loop,
+        loops=math.ceil(total / per_loop),
+        warmup_steps=warmup,
+        schedule_steps=total,
+        schedule_steps_per_pass=num_train / largest,
+        base_learning_rate=base_learning_rate(config),
+        peak_learning_rate=peak_learning_rate(config),
+        tokens_per_step=largest * tokens_per_example,
+        num_train=num_train,
+        stages=stages,
+        tokens_per_example=tokens_per_example,
+        batch_size_schedule=schedule,
     )
 
 

@@ -7,6 +7,7 @@ from absl import flags
 
 from lbkeras import distribute, scaling
 from lbkeras.optimizers.trust_ratio import SCALES
+from lbkeras.schedules import batch_size as batch_size_schedules
 from lbkeras.schedules.warmup import KINDS
 from lbkeras.training import ExperimentConfig
 from lbkeras.training.config_flags import config_from_flags, define_flags
@@ -20,6 +21,10 @@ CHANGED = ExperimentConfig(
     dataset_options={"input_shape": [8], "num_classes": 3},
     data_dir="/data/x",
     global_batch_size=4096,
+    batch_schedule="ramp",
+    batch_schedule_options={"start_batch_size": 512, "ramp_examples": 10**5, "doubling": True},
+    beta_2_rule="half_life",
+    weight_decay_rule="timescale",
     base_learning_rate=0.1 + 0.2,
     base_batch_size=512,
     lr_scaling="sqrt",
@@ -78,6 +83,10 @@ def test_choices_come_from_the_modules_that_own_them():
     assert choices["strategy"] == distribute.STRATEGIES
     assert choices["trust_ratio_scale"] == SCALES
     assert choices["warmup_kind"] == KINDS
+    assert choices["beta_2_rule"] == scaling.BETA_2_RULES
+    assert choices["weight_decay_rule"] == scaling.WEIGHT_DECAY_RULES
+    # every registered batch schedule but adaptive (fed at run time: the Python API's)
+    assert set(choices["batch_schedule"]) == set(batch_size_schedules.names()) - {"adaptive"}
 
 
 # train_tokens excludes train_steps, which CHANGED sets: a third config sets it instead.

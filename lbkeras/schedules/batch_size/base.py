@@ -40,6 +40,7 @@ Example:
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from lbkeras.checks import check_int
@@ -69,6 +70,23 @@ class Stage(NamedTuple):
     def end_example(self) -> int:
         """Examples seen at the end of the stage."""
         return self.first_example + self.steps * self.batch_size
+
+
+def stage_index(stages: Sequence[Stage], step: int) -> int:
+    """The index of the stage holding optimizer step ``step`` (the last one past the end)."""
+    return next((i for i, s in enumerate(stages) if step < s.end_step), len(stages) - 1)
+
+
+def examples_before(stages: Sequence[Stage], step: int) -> int:
+    """Examples trained on before optimizer step ``step`` under ``stages`` (past the last
+    stage, at its batch).
+
+    Example:
+        >>> stages = lbkeras.schedules.batch_size.StepBatchSize([(0, 2), (5, 4)]).stages(13)
+        >>> [examples_before(stages, step) for step in range(6)]
+        [0, 2, 4, 6, 10, 14]"""
+    stage = stages[stage_index(stages, step)]
+    return stage.first_example + (step - stage.first_step) * stage.batch_size
 
 
 def check_batch_size(name: str, value: Any, multiple_of: int) -> int:
