@@ -5,6 +5,7 @@ on examples against the fixed-batch run's, and the refusals."""
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from lbkeras.training import batch_schedule, experiment
 from lbkeras.training.config import ExperimentConfig
 from lbkeras.training.plan import plan
+from tests.event_files import read_scalars
 
 NUM_TRAIN = 10_000
 RAMP = {"start_batch_size": 250, "ramp_examples": 6000, "increment": 250}
@@ -157,3 +159,44 @@ def test_a_rule_for_a_hyperparameter_the_optimizer_lacks_is_refused():
     config = _config(beta_2_rule="half_life")  # LARS has no beta_2
     with pytest.raises(ValueError, match="'lars' has no beta_2"):
         batch_schedule.stage_transfers(config, plan(config, NUM_TRAIN, 1).stages)
+
+
+def _run_config(tmp_path, name, **changes) -> ExperimentConfig:
+    return _adam(
+        model_dir=str(tmp_path / name),
+        model="mlp",
+        model_options={"hidden_units": [8]},
+        dataset="synthetic",
+        dataset_options={"input_shape": [4], "num_classes": 2, "num_train": 2000, "num_eval": 50},
+        lr_scaling="sqrt",
+        epochs=3,
+        warmup_epochs=0.5,
+        verbose=0,
+        **changes,
+    )
+
+
+def test_a_ramped_run_logs_its_batches_and_transfers_beta_2_at_each_change(tmp_path):
+    config = _run_config(tmp_path, "half_life", beta_2_rule="half_life")
+    results = experiment.run(config)
+    steps = plan(config, 2000, 1)
+    # 250 x 8 to 2,000, 500 x 4 to 4,000, 750 x 3 to 6,250 >= 3 passes: the run ends
+    assert [(s.batch_size, s.steps) for s in steps.stages] == [(250, 8), (500, 4), (750, 3)]
+    assert results["batch_history"] == [s._asdict() for s in steps.stages]
+    assert results["steps"] == 15 and results["examples"] == 6250 and results["passes"] == 3.125
+    logs = os.path.join(config.model_dir, "logs", "train")
+    batch = read_scalars(logs, "batch_size")
+    assert batch == {step: steps.stage_at(step).batch_size for step in range(15)}
+    examples = read_scalars(logs, "examples_seen")
+    assert examples == {step: steps.examples_before(step) for step in range(15)}
+    # Warmup over 1,000 examples to the peak 2e-3 (1e-3 at 250, sqrt rule), then (1 - x)^2
+    # to 6,000 examples; times sqrt(batch / 1000) at each step.
+    e = np.array([examples[step] for step in range(15)], np.float64)
+    shape = np.where(e < 1000, e / 1000, (1 - np.minimum(e - 1000, 5000) / 5000) ** 2)
+    expected = 2e-3 * shape * np.sqrt(np.array([batch[step] for step in range(15)]) / 1000)
+    rates = read_scalars(logs, "learning_rate")
+    np.testing.assert_allclose([rates[step] for step in range(15)], expected, rtol=1e-6)
+    # The same run without the beta_2 rule ends elsewhere: the transfer took effect.
+    plain = experiment.run(_run_config(tmp_path, "plain"))
+    assert plain["batch_history"] == results["batch_history"]
+    assert plain["train_loss"] != results["train_loss"]
