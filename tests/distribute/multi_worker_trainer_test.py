@@ -5,7 +5,8 @@ Synchronised batch norm: two workers with ``--sync_batch_norm`` train ``mnist1d_
 included, of one process with the same global batch; without it each worker normalises
 by its own half-batch and the weights differ. Preemption: a worker killed mid-run, both
 restarted with the same flags, agree on a backup, resume there and finish with the
-weights of an uninterrupted run; the workers back up the same loops even when their
+weights of an uninterrupted run, across a change of the batch (that run ramps the global
+batch from 128 to 256 after 1,000 examples); the workers back up the same loops even when their
 backup clocks disagree. Killed after the backup of the last (shorter) loop, restarted
 workers write the model and results; restarted after that, they train nothing.
 
@@ -52,6 +53,16 @@ FLAGS = (
     "--seed=7",
 )
 SYNC_FLAGS = (*FLAGS, "--sync_batch_norm")
+# The same pass with the batch ramped from 128 to 256 at 1,000 examples: 8 steps of 128 (all
+# of warmup), then 4 of 256 (to 2,048 examples), in 12 loops of 1 step.
+RAMP_LOOPS, RAMP_CHANGE = 12, 8
+RAMP = '{"start_batch_size": 128, "ramp_examples": 1000, "doubling": true}'
+RAMP_FLAGS = (
+    *SYNC_FLAGS,
+    "--global_batch_size=256",
+    "--batch_schedule=ramp",
+    f"--batch_schedule_options={RAMP}",
+)
 RTOL, ATOL = 1e-4, 1e-5  # the unit of _worst's distance
 SYNC_MARGIN = 100
 
@@ -168,6 +179,15 @@ def two_workers_unsynced(data_dir, tmp_path_factory):
     return _workers_weights(model_dir)
 
 
+@pytest.fixture(scope="module")
+def two_workers_ramped(data_dir, tmp_path_factory):
+    """The model_dir of an uninterrupted 2-worker run with sync BN and a batch ramp."""
+    folder = tmp_path_factory.mktemp("two_workers_ramped")
+    model_dir = str(folder / "run")
+    _run_workers(model_dir, data_dir, str(folder), *RAMP_FLAGS)
+    return model_dir
+
+
 def test_two_workers_with_sync_batch_norm_train_like_one_process(
     one_process, two_workers_synced, two_workers_unsynced
 ):
@@ -211,12 +231,12 @@ CLOCKS = ((), ("--backup_every_seconds=3600",))
 
 
 def test_a_killed_worker_and_its_peer_restart_and_resume_to_the_same_weights(
-    data_dir, two_workers_synced, tmp_path
+    data_dir, two_workers_ramped, tmp_path
 ):
     model_dir = str(tmp_path / "run")
     chief_backups = os.path.join(model_dir, "backup")
     other_backups = os.path.join(model_dir, "workers", "worker-1", "backup")
-    workers = _start_workers(model_dir, data_dir, str(tmp_path), *SYNC_FLAGS, worker_flags=CLOCKS)
+    workers = _start_workers(model_dir, data_dir, str(tmp_path), *RAMP_FLAGS, worker_flags=CLOCKS)
     try:
         deadline = time.monotonic() + 240
         while latest_backup(chief_backups) < 2:
@@ -234,20 +254,20 @@ def test_a_killed_worker_and_its_peer_restart_and_resume_to_the_same_weights(
     assert not os.path.exists(os.path.join(model_dir, "results.json"))
     chief_at, other_at = latest_backup(chief_backups), latest_backup(other_backups)
     agreed = min(chief_at, other_at)  # a worker is at most one loop ahead of the other
-    assert 2 <= chief_at < LOOPS and abs(chief_at - other_at) <= 1, (chief_at, other_at)
+    assert 2 <= chief_at < RAMP_LOOPS and abs(chief_at - other_at) <= 1, (chief_at, other_at)
+    assert agreed < RAMP_CHANGE  # the restart trains across the change of the batch
 
     logs_before = _train_event_files(model_dir)
-    _run_workers(model_dir, data_dir, str(tmp_path), *SYNC_FLAGS, worker_flags=CLOCKS)
-    assert results(model_dir)["steps"] == STEPS_PER_LOOP * LOOPS
-    assert backed_up_epochs(chief_backups) == backed_up_epochs(other_backups) == [7, 8]
+    _run_workers(model_dir, data_dir, str(tmp_path), *RAMP_FLAGS, worker_flags=CLOCKS)
+    assert results(model_dir)["steps"] == RAMP_LOOPS
+    assert [s["batch_size"] for s in results(model_dir)["batch_history"]] == [128, 256]
+    assert backed_up_epochs(chief_backups) == backed_up_epochs(other_backups) == [11, 12]
     # The restart trained from the agreed backup on: its log starts at that loop's end.
     (new_log,) = _train_event_files(model_dir) - logs_before
-    assert _learning_rate_steps(new_log) == list(
-        range(agreed * STEPS_PER_LOOP, STEPS_PER_LOOP * LOOPS)
-    )
+    assert _learning_rate_steps(new_log) == list(range(agreed, RAMP_LOOPS))
 
     resumed = _workers_weights(model_dir, optimizer=True)
-    uninterrupted = _weights(os.path.join(two_workers_synced, "model.keras"), optimizer=True)
+    uninterrupted = _weights(os.path.join(two_workers_ramped, "model.keras"), optimizer=True)
     assert sorted(resumed) == sorted(uninterrupted)
     for key in resumed:  # bit for bit: each worker is deterministic, a sum of 2 commutes
         np.testing.assert_array_equal(resumed[key], uninterrupted[key], err_msg=key)
