@@ -198,7 +198,7 @@ def plan_trials(
     trials = []
     metrics: dict[str, TargetMetric] = {}
     for name, recipe in recipes.items():
-        info = _check_recipe(name, recipe)
+        info = check_recipe(name, recipe)
         num_train = info.num_train
         metric = metrics[name] = target_metric(settings.target_metric, info.task)
         metric.check_target(settings.target)
@@ -356,7 +356,7 @@ def _b_simple_at(train_logs: str, step: int) -> float | None:
     return before[-1] if before else None
 
 
-def _check_recipe(name: str, recipe: ExperimentConfig) -> data.DatasetInfo:
+def check_recipe(name: str, recipe: ExperimentConfig) -> data.DatasetInfo:
     """The recipe's dataset info, after checking its model, optimizer and data."""
     try:
         models.MODELS.factory(recipe.model)
