@@ -1,9 +1,12 @@
-"""Every MNIST-1D recipe rerun, measured against what its flagfile claims.
+"""Every MNIST-1D (or LM) recipe rerun, measured against what its flagfile claims.
 
-Each recipe (``configs/mnist1d_*.cfg`` by default) trains once per seed, each run a
-normal trainer run in a process of its own; the table gives the claimed and measured
-test accuracy (mean ± standard deviation over the seeds), how far each is behind the
-B=64 baseline measured in the same invocation, and steps and training seconds. With
+Each recipe (``configs/mnist1d_*.cfg`` by default; ``--configs=lm_adamw_16,...`` for the
+language models) trains once per seed, each run a normal trainer run in a process of
+its own; the table gives the claimed and measured metric (mean ± standard deviation
+over the seeds: test accuracy for classifiers, eval bits per byte for language models,
+:data:`lbkeras.training.task.CLAIM_METRICS`), how far each is behind the small-batch
+baseline measured in the same invocation (in the metric's own units and direction:
+accuracy points, or bits per byte more), and steps and training seconds. With
 ``--update_claims`` the measured figures are written into the flagfiles' claim lines
 (:mod:`lbkeras.training.claims`), with the command that measured them; with
 ``--sharpness`` the table adds the top Hessian eigenvalue and epsilon-sharpness of each
@@ -12,6 +15,7 @@ recipe's seed-0 model (:mod:`lbkeras.analysis`). Finished runs in
 
     python benchmarks/recipes.py                              # all MNIST-1D recipes, 3 seeds
     python benchmarks/recipes.py --configs=mnist1d_lamb_8k --seeds=1
+    python benchmarks/recipes.py --configs=lm_adamw_16,lm_adamw_256,lm_lamb_256
     python benchmarks/recipes.py --update_claims --sharpness --work_dir=/tmp/recipes
 """
 
@@ -31,14 +35,21 @@ sys.path.insert(0, ROOT)
 
 from absl import app, flags  # noqa: E402
 
+from lbkeras import models  # noqa: E402
 from lbkeras.atomic import write_text  # noqa: E402
 from lbkeras.training.claims import Claim, read_claim, with_claim  # noqa: E402
+from lbkeras.training.task import claim_metric, result_metric  # noqa: E402
 from lbkeras.tuning import process  # noqa: E402
 from tools.common import read_flagfile  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("configs", [], "Recipe names or flagfiles (default: configs/mnist1d_*.cfg).")
-flags.DEFINE_string("baseline", "mnist1d_nesterov_64", "The small-batch recipe compared with.")
+flags.DEFINE_string(
+    "baseline",
+    "",
+    "The small-batch recipe compared with (default: by the recipes' metric, "
+    "mnist1d_nesterov_64 for test accuracy, lm_adamw_16 for eval bits per byte).",
+)
 flags.DEFINE_integer("seeds", 3, "Seeds per recipe (0, 1, ...).")
 flags.DEFINE_string("work_dir", "", "Where the runs go (default: a temporary folder).")
 flags.DEFINE_string(
@@ -50,13 +61,20 @@ flags.DEFINE_bool(
 )
 
 
+#: The baseline of each claimed metric, when --baseline is not given.
+BASELINES = {"test accuracy": "mnist1d_nesterov_64", "eval bits per byte": "lm_adamw_16"}
+#: How a difference of each claimed metric is shown: (unit, factor).
+UNITS = {"test accuracy": ("points", 100.0), "eval bits per byte": ("bits per byte", 1.0)}
+
+
 @dataclasses.dataclass(frozen=True)
 class Measured:
-    """A recipe's claim as measured, with what the table adds: train accuracy (the last
-    loop's, mean over seeds) and the sharpness of seed 0's model (if measured)."""
+    """A recipe's claim as measured, with what the table adds: the metric on the
+    training data (the last loop's, mean over seeds) and the sharpness of seed 0's model
+    (if measured)."""
 
     claim: Claim
-    train_accuracy: float
+    train_value: float
     sharpness: dict | None = None
 
 
@@ -64,12 +82,19 @@ def recipe_path(name: str) -> str:
     return name if name.endswith(".cfg") else os.path.join(ROOT, "configs", f"{name}.cfg")
 
 
+def metric_of(path: str) -> str:
+    """The metric the recipe at ``path`` claims, by what its model predicts."""
+    return claim_metric(models.task(read_flagfile(path).model))
+
+
 def measure(path: str, seeds: int, work_dir: str) -> Measured:
     """Trains the recipe once per seed (reusing finished runs); what was measured."""
     name = os.path.splitext(os.path.basename(path))[0]
     recipe = read_flagfile(path)
     if recipe.dataset_options.get("validation"):
-        raise ValueError(f"{name} evaluates on a validation hold-out: its test accuracy is unknown")
+        raise ValueError(f"{name} evaluates on a validation hold-out: its test metric is unknown")
+    metric = metric_of(path)
+    key = result_metric(metric).name
     runs = []
     for seed in range(seeds):
         config = recipe.replace(
@@ -79,16 +104,17 @@ def measure(path: str, seeds: int, work_dir: str) -> Measured:
             verbose=0,
         )
         runs.append(_finished(config) or _train(config))
-        print(f"  {name} seed {seed}: test accuracy {runs[-1]['eval_accuracy']:.4f}", flush=True)
-    accuracies = [r["eval_accuracy"] for r in runs]
+        print(f"  {name} seed {seed}: {metric} {runs[-1][key]:.4f}", flush=True)
+    values = [r[key] for r in runs]
     claim = Claim(
-        accuracy=statistics.mean(accuracies),
-        spread=statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
+        value=statistics.mean(values),
+        spread=statistics.stdev(values) if len(values) > 1 else 0.0,
         seeds=seeds,
         steps=runs[0]["steps"],
         seconds=statistics.mean(r["wall_seconds"] for r in runs),
+        metric=metric,
     )
-    train = statistics.mean(r["train_accuracy"] for r in runs)
+    train = statistics.mean(r["train_" + key.removeprefix("eval_")] for r in runs)
     sharpness = _sharpness(os.path.join(work_dir, name, "seed0")) if FLAGS.sharpness else None
     return Measured(claim, train, sharpness)
 
@@ -124,20 +150,29 @@ def _train(config) -> dict:
     return outcome.answer
 
 
+def behind(claim: Claim, value: float, reference: float) -> float:
+    """How far ``value`` is behind ``reference`` in the better direction of ``claim``'s
+    metric, in its unit (:data:`UNITS`): positive is worse."""
+    factor = UNITS[claim.metric][1]
+    worse = value - reference if claim.result.lower_is_better else reference - value
+    return factor * worse
+
+
 def table(rows: list[tuple[str, Claim | None, Measured]], baseline: Claim) -> str:
+    unit = UNITS[baseline.metric][0]
     lines = [
-        "| recipe | claimed | measured | behind baseline (points) | train - test (points) "
-        "| top eigenvalue | eps-sharpness | steps | seconds |",
+        f"| recipe | claimed {baseline.metric} | measured | behind baseline ({unit}) "
+        f"| eval behind train ({unit}) | top eigenvalue | eps-sharpness | steps | seconds |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, claimed, measured in rows:
-        shown = f"{claimed.accuracy:.4f} ± {claimed.spread:.4f}" if claimed else "none"
+        shown = f"{claimed.value:.4f} ± {claimed.spread:.4f}" if claimed else "none"
         got = measured.claim
         sharp = measured.sharpness or {}
         lines.append(
-            f"| {name} | {shown} | {got.accuracy:.4f} ± {got.spread:.4f} "
-            f"| {100 * (baseline.accuracy - got.accuracy):.2f} "
-            f"| {100 * (measured.train_accuracy - got.accuracy):.2f} "
+            f"| {name} | {shown} | {got.value:.4f} ± {got.spread:.4f} "
+            f"| {behind(got, got.value, baseline.value):.2f} "
+            f"| {behind(got, got.value, measured.train_value):.2f} "
             f"| {_number(sharp.get('top_hessian_eigenvalue'))} "
             f"| {_number(sharp.get('epsilon_sharpness'))} "
             f"| {got.steps} | {got.seconds:.0f} |"
@@ -156,7 +191,15 @@ def main(argv: list[str]) -> None:
         os.path.basename(p)[: -len(".cfg")]
         for p in glob.glob(os.path.join(ROOT, "configs", "mnist1d_*.cfg"))
     )
-    ordered = [FLAGS.baseline, *(n for n in names if n != FLAGS.baseline)]
+    metrics = {metric_of(recipe_path(name)) for name in names}
+    baseline = FLAGS.baseline or BASELINES[sorted(metrics)[0]]
+    metrics.add(metric_of(recipe_path(baseline)))
+    if len(metrics) > 1:
+        raise app.UsageError(
+            f"the recipes and the baseline claim different metrics ({', '.join(sorted(metrics))}):"
+            " compare classifiers and language models in separate runs"
+        )
+    ordered = [baseline, *(n for n in names if n != baseline)]
     rows = []
     for name in ordered:
         path = recipe_path(name)

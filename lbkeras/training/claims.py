@@ -1,22 +1,27 @@
 """What a recipe flagfile says it reaches, in one parseable comment line.
 
-A recipe in ``configs/`` that was measured states it in a comment::
+A recipe in ``configs/`` that was measured states it in a comment that names its
+metric (one of :data:`lbkeras.training.task.CLAIM_METRICS`: test accuracy for a
+classifier, eval bits per byte for a language model)::
 
     # measured: test accuracy 0.9925 ± 0.0008 over 3 seeds, 7500 steps, 95 s on a 2-core CPU
     # measured by: python benchmarks/recipes.py --configs=mnist1d_nesterov_64 --seeds=3
 
 ``benchmarks/recipes.py`` reruns the recipes and prints what it measures beside these
 claims (and with ``--update_claims`` writes its own measurement in), and a fast test
-checks that every MNIST-1D recipe states one. The spread is the standard deviation over
-the seeds (0 for one seed).
+checks that every MNIST-1D and LM recipe states one. The spread is the standard
+deviation over the seeds (0 for one seed).
 
 Example:
     >>> claim = parse_claim("# measured: test accuracy 0.9925 ± 0.0008 over 3 seeds, "
     ...                     "7500 steps, 95 s on a 2-core CPU")
-    >>> claim.accuracy, claim.spread, claim.seeds, claim.steps, claim.seconds
-    (0.9925, 0.0008, 3, 7500, 95.0)
+    >>> claim.metric, claim.value, claim.spread, claim.seeds, claim.steps, claim.seconds
+    ('test accuracy', 0.9925, 0.0008, 3, 7500, 95.0)
     >>> claim_line(claim) == claim_line(parse_claim(claim_line(claim)))
     True
+    >>> parse_claim("# measured: eval bits per byte 2.1036 ± 0.0050 over 3 seeds, "
+    ...             "768 steps, 84 s on a 2-core CPU").result.name
+    'eval_bits_per_byte'
 """
 
 from __future__ import annotations
@@ -24,24 +29,40 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from lbkeras.training.task import CLAIM_METRICS, TargetMetric, result_metric
+
 CLAIM_PREFIX = "# measured: "
 COMMAND_PREFIX = "# measured by: "
 _CLAIM = re.compile(
-    r"^# measured: test accuracy (?P<accuracy>[0-9.]+) ± (?P<spread>[0-9.]+) over "
+    rf"^# measured: (?P<metric>{'|'.join(map(re.escape, CLAIM_METRICS))}) "
+    r"(?P<value>[0-9.]+) ± (?P<spread>[0-9.]+) over "
     r"(?P<seeds>\d+) seeds?, (?P<steps>\d+) steps, (?P<seconds>[0-9.]+) s on (?P<machine>.+)$"
 )
 
 
 @dataclasses.dataclass(frozen=True)
 class Claim:
-    """A recipe's measured test accuracy (mean and spread over seeds), steps and time."""
+    """A recipe's measured ``metric`` (mean ``value`` and ``spread`` over seeds), steps
+    and time; ``metric`` is a key of :data:`~lbkeras.training.task.CLAIM_METRICS`."""
 
-    accuracy: float
+    value: float
     spread: float
     seeds: int
     steps: int
     seconds: float
     machine: str = "a 2-core CPU"
+    metric: str = "test accuracy"
+
+    def __post_init__(self) -> None:
+        if self.metric not in CLAIM_METRICS:
+            raise ValueError(
+                f"a claim's metric is one of {', '.join(CLAIM_METRICS)}; got {self.metric!r}"
+            )
+
+    @property
+    def result(self) -> TargetMetric:
+        """The claimed metric as ``results.json`` names it, with its direction."""
+        return result_metric(self.metric)
 
 
 def parse_claim(line: str) -> Claim | None:
@@ -50,12 +71,13 @@ def parse_claim(line: str) -> Claim | None:
     if match is None:
         return None
     return Claim(
-        accuracy=float(match["accuracy"]),
+        value=float(match["value"]),
         spread=float(match["spread"]),
         seeds=int(match["seeds"]),
         steps=int(match["steps"]),
         seconds=float(match["seconds"]),
         machine=match["machine"],
+        metric=match["metric"],
     )
 
 
@@ -73,7 +95,7 @@ def claim_line(claim: Claim) -> str:
     """The comment line stating ``claim`` (without a newline)."""
     seeds = f"{claim.seeds} seed{'s' if claim.seeds != 1 else ''}"
     return (
-        f"{CLAIM_PREFIX}test accuracy {claim.accuracy:.4f} ± {claim.spread:.4f} over {seeds}, "
+        f"{CLAIM_PREFIX}{claim.metric} {claim.value:.4f} ± {claim.spread:.4f} over {seeds}, "
         f"{claim.steps} steps, {claim.seconds:.0f} s on {claim.machine}"
     )
 

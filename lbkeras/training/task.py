@@ -9,6 +9,9 @@ this module, and nothing else, what to train and report for that task:
 * every task reports accuracy (per byte for language models); next-byte prediction adds
   bits per byte, exact over tokens (:class:`lbkeras.metrics.BitsPerByte`), and its
   results add the token counts;
+* a recipe's claim (:mod:`lbkeras.training.claims`) names its metric in words
+  (:data:`CLAIM_METRICS`): test accuracy for classifiers, eval bits per byte for
+  language models (:func:`claim_metric`);
 * a target on an eval metric (the scaling study's) is reached at or above it for
   accuracy, at or below it for a loss: :class:`TargetMetric`, named as in
   ``results.json`` (``eval_accuracy``, ``eval_loss``, ``eval_bits_per_byte``); by
@@ -23,6 +26,8 @@ Example:
     >>> metric = target_metric("eval_loss", data.NEXT_BYTE)
     >>> metric.reached(1.79, 1.8), metric.describe(1.8)
     (True, 'eval_loss <= 1.8')
+    >>> claim_metric(data.NEXT_BYTE), CLAIM_METRICS[claim_metric(data.NEXT_BYTE)]
+    ('eval bits per byte', 'eval_bits_per_byte')
 """
 
 from __future__ import annotations
@@ -124,6 +129,25 @@ class TargetMetric:
                 f"target={target} can never be reached: an accuracy lies in (0, 1); "
                 "choose e.g. --target=0.95"
             )
+
+
+#: The metrics a recipe's claim line may state, as its words name them, and their keys in
+#: ``results.json`` (:mod:`lbkeras.training.claims`; ``benchmarks/recipes.py``).
+CLAIM_METRICS = {"test accuracy": "eval_accuracy", "eval bits per byte": "eval_bits_per_byte"}
+#: The metric a recipe of each task claims.
+CLAIM_METRIC_OF_TASK = {data.CLASSIFICATION: "test accuracy", data.NEXT_BYTE: "eval bits per byte"}
+
+
+def claim_metric(task: str) -> str:
+    """The words of the metric a recipe of ``task`` claims (a key of :data:`CLAIM_METRICS`)."""
+    return CLAIM_METRIC_OF_TASK[task]
+
+
+def result_metric(name: str) -> TargetMetric:
+    """The ``results.json`` metric (and its direction) of the claimed metric ``name``, a
+    key of :data:`CLAIM_METRICS`."""
+    key = CLAIM_METRICS[name]
+    return TargetMetric(key, key.removeprefix("eval_") in LOWER_IS_BETTER)
 
 
 def eval_metric_names(task: str) -> list[str]:

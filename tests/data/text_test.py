@@ -136,6 +136,16 @@ def test_train_fraction_keeps_the_first_bytes(tmp_path):
     assert quarter.text["eval"].tobytes() == full.text["eval"].tobytes()
 
 
+def test_eval_fraction_keeps_the_first_eval_bytes(tmp_path):
+    _write_files(tmp_path, [60] * 25)  # 1 eval file: 60 bytes and the separator
+    full = TextDataset(str(tmp_path), context=CONTEXT)
+    half = TextDataset(str(tmp_path), context=CONTEXT, eval_fraction=0.5)
+    assert len(full.text["eval"]) == 62
+    assert half.text["eval"].tobytes() == full.text["eval"][:31].tobytes()
+    assert half.info.num_eval == 30 // CONTEXT
+    assert half.text["train"].tobytes() == full.text["train"].tobytes()
+
+
 def test_the_default_corpus_is_the_pinned_keras_source_and_is_cached(tmp_path):
     source = TextDataset(context=128, cache_dir=str(tmp_path))
     train, held_out = source.text["train"], source.text["eval"]
@@ -172,3 +182,5 @@ def test_missing_or_short_text_is_a_clear_error(tmp_path):
         TextDataset(str(tmp_path), context=16)  # 202 bytes: 10 eval bytes
     with pytest.raises(ValueError, match="train_fraction"):
         TextDataset(str(tmp_path), context=4, train_fraction=0)
+    with pytest.raises(ValueError, match="eval_fraction must be in"):
+        TextDataset(str(tmp_path), context=4, eval_fraction=1.5)
