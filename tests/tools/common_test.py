@@ -11,7 +11,7 @@ import pytest
 
 from lbkeras.training import ExperimentConfig
 from tests.tools.cli import ROOT, environment, tool_in_process
-from tools import batch_find, lr_find, sharpness, study, train
+from tools import batch_find, critical_batch, lr_find, sharpness, study, train
 from tools.common import new_run_dir, parse_flags
 
 # An mlp on 64 synthetic examples at batch 16: 4 steps per pass.
@@ -42,6 +42,7 @@ OWN = {
     lr_find: {"min_lr", "max_lr", "num_steps", "stop_factor", "recommend"},
     batch_find: {"start", "max_batch_size", "margin", "memory_limit_mb"},
     study: {"recipes", "batch_sizes", "target", "trials"},
+    critical_batch: {"branch_at", "multipliers", "branch_passes", "tolerance"},
     sharpness: {"run_dir", "epsilon", "power_iterations", "sharpness_seed"},
 }
 #: What TensorFlow prints from C++ while it starts, on a machine without GPUs.
@@ -94,6 +95,7 @@ def test_trainer_help_lists_every_setting_by_topic(capsys):
         (lr_find, "lbkeras-lr-find", "range test"),
         (batch_find, "lbkeras-batch-find", "batch search"),
         (study, "lbkeras-study", "study"),
+        (critical_batch, "lbkeras-critical-batch", "branches"),
     ],
 )
 def test_tuning_tools_list_their_own_flags_then_the_trainers(module, program, own_topic, capsys):
