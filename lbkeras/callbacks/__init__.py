@@ -3,6 +3,7 @@ step axis, HParams, NaN and divergence safety and backups, the batch of a batch 
 and what transfers with it; one TensorBoard writer per split."""
 
 from lbkeras.callbacks.backup import (
+    STATE_KEY,
     Backup,
     backed_up_epochs,
     backup_record,
@@ -25,6 +26,7 @@ from lbkeras.callbacks.writers import SPLITS, SummaryWriters
 __all__ = [
     "HPARAMS_METRICS",
     "SPLITS",
+    "STATE_KEY",
     "Backup",
     "BatchSizeLogger",
     "HParamsLogger",

@@ -8,6 +8,7 @@ import os
 import re
 import time
 from collections.abc import Callable
+from typing import Any
 
 import keras
 
@@ -16,6 +17,8 @@ from lbkeras.distribute import across_workers
 
 _NAME = "epoch-{:06d}.weights.h5"
 _RECORD = "epoch-{:06d}.json"
+#: The key of ``state()`` in a backup's record.
+STATE_KEY = "state"
 _PATTERN = re.compile(r"epoch-(\d{6})\.weights\.h5$")
 _EPOCH = re.compile(r"epoch-(\d{6})\.")  # a backup's files: its weights and its record
 
@@ -46,6 +49,9 @@ class Backup(keras.callbacks.Callback):
             while saving has the one before).
         figures: called at every save; more numbers for the record (the trainer keeps
             its throughput and training time so far).
+        state: called at every save; a JSON object kept under ``"state"`` in the record:
+            what a resumed run needs besides the weights (the trainer keeps an adaptive
+            batch schedule's decisions there).
 
     Example:
         >>> import tempfile
@@ -75,6 +81,7 @@ class Backup(keras.callbacks.Callback):
         every_seconds: float = 60.0,
         keep: int = 2,
         figures: Callable[[], dict[str, float]] | None = None,
+        state: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         super().__init__()
         if every_seconds < 0:
@@ -85,6 +92,7 @@ class Backup(keras.callbacks.Callback):
         self.every_seconds = every_seconds
         self.keep = keep
         self.figures = figures
+        self.state = state
         self._last_save = 0.0
         self._last_epoch = None
         self._last_logs = {}
@@ -117,11 +125,13 @@ class Backup(keras.callbacks.Callback):
     def save(self, epoch: int) -> None:
         """Saves the state after ``epoch`` epochs, then removes all but the newest backups."""
         os.makedirs(self.backup_dir, exist_ok=True)
-        record = {**self._last_logs, **(self.figures() if self.figures else {})}
+        record = _numbers({**self._last_logs, **(self.figures() if self.figures else {})})
+        if self.state is not None:
+            record[STATE_KEY] = self.state()
         # The record first: a backup is complete once its weights are there.
         write_atomically(
             os.path.join(self.backup_dir, _RECORD.format(epoch)),
-            lambda f: json.dump(_numbers(record), f, indent=2, sort_keys=True),
+            lambda f: json.dump(record, f, indent=2, sort_keys=True),
         )
         save_atomically(os.path.join(self.backup_dir, _NAME.format(epoch)), self.model.save_weights)
         kept = backed_up_epochs(self.backup_dir)[-self.keep :]
@@ -143,9 +153,10 @@ def backed_up_epochs(backup_dir: str) -> list[int]:
     return sorted(epochs)
 
 
-def backup_record(backup_dir: str, epoch: int) -> dict[str, float]:
-    """The record kept with the backup of ``epoch``: the epoch's logs and the figures
-    :class:`Backup` was given; empty if there is none."""
+def backup_record(backup_dir: str, epoch: int) -> dict[str, Any]:
+    """The record kept with the backup of ``epoch``: the epoch's logs, the figures
+    :class:`Backup` was given (numbers) and its state (under ``"state"``, if it was given
+    one); empty if there is none."""
     path = os.path.join(backup_dir, _RECORD.format(epoch))
     if not os.path.exists(path):
         return {}

@@ -42,11 +42,17 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
+from typing import Any
 
 from lbkeras import optimizers
 from lbkeras.scaling import Transfer, resolve_rule, scale_learning_rate, transfer_hyperparameters
 from lbkeras.schedules import ExamplesKeyed
-from lbkeras.schedules.batch_size import BatchSizeSchedule, SeesawBatchSize, Stage
+from lbkeras.schedules.batch_size import (
+    AdaptiveBatchSize,
+    BatchSizeSchedule,
+    SeesawBatchSize,
+    Stage,
+)
 from lbkeras.schedules.batch_size import get as get_batch_schedule
 from lbkeras.training.config import ExperimentConfig
 from lbkeras.training.recipe import (
@@ -58,7 +64,12 @@ from lbkeras.training.recipe import (
 )
 
 #: The option of each schedule that ``--global_batch_size`` fills in when it is not given.
-LARGEST_BATCH_OPTION = {"constant": "batch_size", "ramp": "batch_size", "seesaw": "max_batch_size"}
+LARGEST_BATCH_OPTION = {
+    "constant": "batch_size",
+    "ramp": "batch_size",
+    "seesaw": "max_batch_size",
+    "adaptive": "max_batch_size",
+}
 
 
 def scheduled(config: ExperimentConfig) -> bool:
@@ -104,6 +115,11 @@ def check_batch_schedule(config: ExperimentConfig) -> None:
             "gradient_accumulation with --batch_schedule: accumulation grows the batch its own "
             "way; use one of them"
         )
+    if config.batch_schedule == "adaptive" and not config.monitor_every_steps:
+        raise ValueError(
+            "--batch_schedule=adaptive grows the batch on the measured gradient noise scale: set "
+            "--monitor_every_steps=1 (with 2 or more replicas, e.g. --strategy=mirrored)"
+        )
     if config.batch_schedule == "seesaw":
         if config.schedule != "constant":
             raise ValueError(
@@ -118,24 +134,41 @@ def check_batch_schedule(config: ExperimentConfig) -> None:
 
 
 def build_batch_schedule(
-    config: ExperimentConfig, num_train: int, num_replicas: int
+    config: ExperimentConfig,
+    num_train: int,
+    num_replicas: int,
+    state: dict[str, Any] | None = None,
 ) -> BatchSizeSchedule:
-    """The config's batch-size schedule for ``num_train`` examples over ``num_replicas``.
+    """The config's batch-size schedule for ``num_train`` examples over ``num_replicas``;
+    an adaptive one with the ``state`` (its decisions so far) a backup kept.
 
     Raises:
-        ValueError: bad options (the schedule's own message), or a largest batch that is
-            not ``--global_batch_size``.
+        ValueError: bad options (the schedule's own message), a largest batch that is
+            not ``--global_batch_size``, or an adaptive schedule on one replica.
     """
     check_batch_schedule(config)
     options = dict(config.batch_schedule_options)
     options.setdefault("multiple_of", num_replicas)
+    if config.batch_schedule == "adaptive":
+        if num_replicas < 2:
+            raise ValueError(
+                "--batch_schedule=adaptive needs the gradient noise scale, measured from 2 or "
+                "more replicas: use --strategy=mirrored (--devices=2 on a CPU) or more workers"
+            )
+        options.setdefault("check_every", num_train)
+        if state is not None:
+            options["state"] = state
     largest_option = LARGEST_BATCH_OPTION.get(config.batch_schedule)
     if largest_option:
         options.setdefault(largest_option, config.global_batch_size)
     if config.batch_schedule == "steps" and "passes" in options:
         options.setdefault("num_train", num_train)
     schedule = get_batch_schedule(config.batch_schedule, **options)
-    largest = max(batch for _, batch in schedule.change_points())
+    largest = (
+        schedule.max_batch_size
+        if isinstance(schedule, AdaptiveBatchSize)
+        else max(batch for _, batch in schedule.change_points())
+    )
     if largest != config.global_batch_size:
         raise ValueError(
             f"the batch schedule's largest batch is {largest}, --global_batch_size is "

@@ -136,17 +136,21 @@ class ExperimentConfig:
         "constant; steps (changes=[[examples, batch], ...] or passes=[[passes, batch], ...]); "
         "ramp (start_batch_size, ramp_examples, and increment or doubling: NeMo's "
         "rampup_batch_size); seesaw (batch_size, boundaries in examples: Meterez et al. 2025, "
-        "with --schedule=constant). At each change every hyper-parameter transfers: the "
+        "with --schedule=constant); adaptive (batch_size, check_every examples, threshold: "
+        "x 2 when the measured B_simple reaches threshold x the batch; needs "
+        "--monitor_every_steps and 2 or more replicas). At each change every hyper-parameter "
+        "transfers: the "
         "learning rate by --lr_scaling, beta_2 by --beta_2_rule, the weight decay by "
         "--weight_decay_rule. The learning-rate schedule is keyed on examples seen.",
-        choices=tuple(name for name in BATCH_SIZE_SCHEDULES.names() if name != "adaptive"),
+        choices=tuple(BATCH_SIZE_SCHEDULES.names()),
         group=BATCH,
     )
     batch_schedule_options: dict[str, Any] = setting(
         {},
         'JSON object of the batch schedule\'s arguments, e.g. {"start_batch_size": 256, '
-        '"ramp_examples": 96000, "doubling": true} (batch_size, or seesaw\'s max_batch_size, '
-        "defaults to --global_batch_size; the replicas and the data size are filled in).",
+        '"ramp_examples": 96000, "doubling": true} (batch_size, or the max_batch_size of seesaw '
+        "and adaptive, defaults to --global_batch_size; the replicas and the data size are "
+        "filled in; adaptive checks once a pass unless check_every says otherwise).",
         group=BATCH,
     )
     base_learning_rate: float = setting(

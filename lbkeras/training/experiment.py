@@ -51,8 +51,10 @@ import tensorflow as tf
 from lbkeras import callbacks as lb_callbacks
 from lbkeras import data, determinism, layers, models, optimizers
 from lbkeras.distribute import across_workers, keras_compat, make_strategy, worker_role
+from lbkeras.monitoring.batch_growth import GrowBatchSize
 from lbkeras.monitoring.logger import AdaScaleProgress, GradientStatisticsLogger
 from lbkeras.optimizers.wrapper import find_in_chain
+from lbkeras.schedules.batch_size import AdaptiveBatchSize
 from lbkeras.training import batch_schedule, task
 from lbkeras.training.config import ExperimentConfig
 from lbkeras.training.input import input_data
@@ -96,6 +98,8 @@ class Trained:
     eval_metrics: dict[str, float]
     #: train_loss, train_accuracy, examples_per_second, wall_seconds
     training: dict[str, float]
+    #: ``fit`` stopped where an adaptive batch schedule grew the batch (nothing else set).
+    grew: bool = False
 
 
 def run(
@@ -121,32 +125,52 @@ def run(
         return prepared.outputs.read_results()
     prepared.outputs.write_config(config)
     with mixed_precision(config.mixed_precision):
-        model, train_data, eval_data = build(prepared)
-        trained = train(prepared, model, train_data, eval_data, callbacks)
+        while True:
+            model, train_data, eval_data = build(prepared)
+            trained = train(prepared, model, train_data, eval_data, callbacks)
+            if not trained.grew:
+                break
+            # An adaptive schedule grew the batch at the loop just backed up: go on from
+            # that backup with the new plan, as a resumed run would.
+            prepared = prepare(config, prepared.strategy)
     return report(prepared, trained)
 
 
-def prepare(config: ExperimentConfig) -> Prepared:
+def prepare(config: ExperimentConfig, strategy: tf.distribute.Strategy | None = None) -> Prepared:
     """Checks ``config`` against its strategy, data and model_dir; writes nothing.
+
+    ``strategy``: the strategy of a run that goes on in this process (an adaptive batch
+    schedule's next plan, from the backup of the loop where it grew the batch); None
+    starts one.
 
     Raises:
         ValueError: naming the problem and the fix (unknown names, a batch that does
             not split, warmup longer than training, missing or corrupt data, a
             model_dir holding another run or that is a file).
     """
+    going_on = strategy is not None
     if not config.model_dir:
         raise ValueError("model_dir is required: the folder for logs, backups and results")
     check_model_dir(config.model_dir)
-    if config.deterministic:  # before the strategy starts TensorFlow's runtime
+    if config.deterministic and not going_on:  # before the strategy starts TensorFlow's runtime
         determinism.run_ops_one_at_a_time()
     models.MODELS.factory(config.model)
     optimizers.OPTIMIZERS.factory(base_optimizer_name(config))
     adam_scaling(config)
-    strategy = make_strategy(config.strategy, devices=config.devices, tpu=config.tpu or None)
+    batch_schedule.check_batch_schedule(config)
+    if strategy is None:
+        strategy = make_strategy(config.strategy, devices=config.devices, tpu=config.tpu or None)
     source = data.get(config.dataset, data_dir=config.data_dir or None, **config.dataset_options)
     task.check_task(config, source.info)
+    outputs = Outputs(config.model_dir, worker_role(strategy))
+    outputs.check_same_run(config)
+    initial_loop = _agreed_backup(strategy, outputs.latest_backup())
     steps = plan(
-        config, source.info.num_train, strategy.num_replicas_in_sync, source.info.tokens_per_example
+        config,
+        source.info.num_train,
+        strategy.num_replicas_in_sync,
+        source.info.tokens_per_example,
+        outputs.backup_record(initial_loop).get(lb_callbacks.STATE_KEY) if initial_loop else None,
     )
     for stage in steps.stages if config.ghost_batch_size else ():
         per_replica = stage.batch_size // steps.num_replicas
@@ -163,10 +187,7 @@ def prepare(config: ExperimentConfig) -> Prepared:
     schedule = _learning_rate(config, steps)
     for split in ("train", "eval"):  # missing or corrupt data fail before any write
         source.make(split, steps.per_replica_batch_size, training=split == "train", seed=0)
-    outputs = Outputs(config.model_dir, worker_role(strategy))
-    outputs.check_same_run(config)
-    initial_loop = _agreed_backup(strategy, outputs.latest_backup())
-    if initial_loop and not config.resume:
+    if initial_loop and not config.resume and not going_on:
         raise ValueError(
             f"model_dir {config.model_dir} holds a backup to resume from, and resume is off: "
             "use a new --model_dir, or --resume"
@@ -279,8 +300,9 @@ def train(
             "wall_seconds": time.perf_counter() - start,
         }
 
+    growth = _batch_growth(prepared)
     callbacks = _callbacks(
-        prepared, writers, throughput, figures, [metrics_logger, *extra_callbacks]
+        prepared, writers, throughput, figures, [metrics_logger, *extra_callbacks], growth
     )
     try:
         with warnings.catch_warnings():
@@ -297,6 +319,8 @@ def train(
                 verbose=config.verbose,
                 shuffle=False,  # the stream shuffles each pass (lbkeras.data.stream)
             )
+        if growth is not None and growth.grew:
+            return Trained(model, history, {}, {}, grew=True)
         # The last loop's logs as its backup keeps them, alike whether this process
         # trained it or one killed after the backup did.
         final_loop = history.epoch[-1] + 1 if history.epoch else prepared.initial_loop
@@ -320,11 +344,12 @@ def train(
 
 
 def _callbacks(
-    prepared: Prepared, writers, throughput, figures, own: list
+    prepared: Prepared, writers, throughput, figures, own: list, growth=None
 ) -> list[keras.callbacks.Callback]:
     """The trainer's callbacks, in order: the NaN and divergence guard first (such an
     epoch must not be backed up), the throughput (its mean so far, in ``figures``, goes
-    into the backup), the backup, ``own`` (measuring), then what only the chief writes."""
+    into the backup), an adaptive batch schedule's decisions (its state goes into the
+    backup), the backup, ``own`` (measuring), then what only the chief writes."""
     config, steps, outputs = prepared.config, prepared.plan, prepared.outputs
     num_classes = prepared.source.info.num_classes
     callbacks = [
@@ -334,8 +359,12 @@ def _callbacks(
             "the loss of a uniform prediction: --divergence_factor",
         ),
         throughput,
+        *([growth] if growth is not None else []),
         lb_callbacks.Backup(
-            outputs.backup_dir, every_seconds=config.backup_every_seconds, figures=figures
+            outputs.backup_dir,
+            every_seconds=config.backup_every_seconds,
+            figures=figures,
+            state=growth.state if growth is not None else None,
         ),
         *(callback for callback in own if callback is not None),
     ]
@@ -344,16 +373,7 @@ def _callbacks(
             callbacks.append(lb_callbacks.LearningRateLogger(writers("train")))
         callbacks.append(lb_callbacks.HParamsLogger(writers("eval"), _hparams(prepared)))
         if config.monitor_every_steps:
-            callbacks.append(
-                GradientStatisticsLogger(
-                    writers("train"),
-                    # one replica's micro-batch at the step's batch
-                    lambda step: (
-                        steps.stage_at(step).batch_size
-                        // (steps.num_replicas * steps.accumulation_steps)
-                    ),
-                )
-            )
+            callbacks.append(GradientStatisticsLogger(writers("train"), _small_batch_size(steps)))
     if config.adascale:
         callbacks.append(
             AdaScaleProgress(writers("train") if writers else None, steps.schedule_steps)
@@ -361,6 +381,26 @@ def _callbacks(
     if steps.batch_size_schedule is not None:
         callbacks.extend(_batch_schedule_callbacks(prepared, writers))
     return callbacks
+
+
+def _small_batch_size(steps: Plan):
+    """One replica's micro-batch at an optimizer step: the noise scale's small batch."""
+    return lambda step: (
+        steps.stage_at(step).batch_size // (steps.num_replicas * steps.accumulation_steps)
+    )
+
+
+def _batch_growth(prepared: Prepared) -> GrowBatchSize | None:
+    """The callback that feeds an adaptive batch schedule, or None for other schedules."""
+    steps = prepared.plan
+    if not isinstance(steps.batch_size_schedule, AdaptiveBatchSize):
+        return None
+    return GrowBatchSize(
+        steps.batch_size_schedule,
+        steps.examples_before,
+        _small_batch_size(steps),
+        last_step=steps.total_steps,
+    )
 
 
 def _batch_schedule_callbacks(prepared: Prepared, writers) -> list[keras.callbacks.Callback]:
@@ -415,6 +455,8 @@ def report(prepared: Prepared, trained: Trained) -> dict[str, Any]:
         results["batch_history"] = [
             stage._asdict() for stage in steps.stages if stage.first_step < trained_steps
         ]
+    if isinstance(steps.batch_size_schedule, AdaptiveBatchSize):
+        results["batch_decisions"] = [d._asdict() for d in steps.batch_size_schedule.history]
     adascale = find_in_chain(trained.model.optimizer, optimizers.AdaScale)
     if adascale is not None:
         results["tau"] = adascale.tau

@@ -48,8 +48,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 from lbkeras.distribute.strategy import check_global_batch
+from lbkeras.schedules.batch_size.adaptive import AdaptiveBatchSize
 from lbkeras.schedules.batch_size.base import BatchSizeSchedule, Stage, examples_before, stage_index
 from lbkeras.training import batch_schedule
 from lbkeras.training.config import ExperimentConfig
@@ -171,12 +173,18 @@ class Plan:
 
 
 def plan(
-    config: ExperimentConfig, num_train: int, num_replicas: int, tokens_per_example: int = 0
+    config: ExperimentConfig,
+    num_train: int,
+    num_replicas: int,
+    tokens_per_example: int = 0,
+    batch_schedule_state: dict[str, Any] | None = None,
 ) -> Plan:
     """The plan of ``config`` on ``num_train`` training examples over ``num_replicas``.
 
     ``tokens_per_example``: tokens per example of a language model's data (the context;
     ``DatasetInfo.tokens_per_example``), 0 for data that are not token sequences.
+    ``batch_schedule_state``: an adaptive batch schedule's decisions so far (kept with a
+    backup); its stages go on at the current batch to the end until it decides again.
 
     Raises:
         ValueError: the global batch does not split over the replicas (with the fix), or
@@ -189,7 +197,9 @@ def plan(
             "examples are not token sequences: use --epochs or --train_steps"
         )
     if batch_schedule.scheduled(config):
-        return _scheduled_plan(config, num_train, num_replicas, tokens_per_example)
+        return _scheduled_plan(
+            config, num_train, num_replicas, tokens_per_example, batch_schedule_state
+        )
     effective = effective_batch_size(config)
     steps_per_pass = num_train / effective
     # AdaScale follows the base run's schedule (tau counts its steps) and takes at most as
@@ -233,16 +243,24 @@ def total_examples(config: ExperimentConfig, num_train: int, tokens_per_example:
 
 
 def _scheduled_plan(
-    config: ExperimentConfig, num_train: int, num_replicas: int, tokens_per_example: int
+    config: ExperimentConfig,
+    num_train: int,
+    num_replicas: int,
+    tokens_per_example: int,
+    state: dict[str, Any] | None,
 ) -> Plan:
     """The plan of a run whose batch follows ``config.batch_schedule``: its stages over
-    :func:`total_examples`; loops of about a pass (the run's steps over its passes)."""
-    schedule = batch_schedule.build_batch_schedule(config, num_train, num_replicas)
+    :func:`total_examples`; loops of about a pass (the run's steps over its passes; for an
+    adaptive schedule, whose later stages are not known yet, a pass at its first batch)."""
+    schedule = batch_schedule.build_batch_schedule(config, num_train, num_replicas, state)
     examples = total_examples(config, num_train, tokens_per_example)
     stages = tuple(schedule.stages(examples))
     total = stages[-1].end_step
     passes = stages[-1].end_example / num_train
-    per_loop = min(config.steps_per_loop or max(1, round(total / passes)), total)
+    if isinstance(schedule, AdaptiveBatchSize):  # the same in every plan of the run
+        per_loop = config.steps_per_loop or max(1, round(num_train / schedule.batch_size))
+    else:
+        per_loop = min(config.steps_per_loop or max(1, round(total / passes)), total)
     warmup_examples = warmup_steps(config, num_train)
     warmup = next(
         (
