@@ -75,6 +75,7 @@ def plot(summary: dict[str, Any], path: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.ticker
     from matplotlib import pyplot as plt
 
     figure, axes = plt.subplots(figsize=(8, 5), dpi=100)
@@ -100,6 +101,7 @@ def plot(summary: dict[str, Any], path: str) -> None:
         axes.plot(*zip(*measured), "s", color="tab:blue", label="B_simple at the branch points")
     axes.axhline(summary["base_batch_size"], color="gray", ls="--", lw=1, label="base batch B")
     axes.set_yscale("log", base=2)
+    axes.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
     axes.set_xlabel("examples seen by the base run")
     axes.set_ylabel("batch size")
     axes.grid(alpha=0.3, which="both")
