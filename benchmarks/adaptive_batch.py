@@ -31,10 +31,11 @@ from lbkeras.monitoring.events import read_scalars  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", "runs/adaptive_batch", "The run's folder (a rerun resumes it).")
-flags.DEFINE_string(
+flags.DEFINE_list(
     "critical_batch",
-    os.path.join(ROOT, "docs", "critical_batch.json"),
-    "The branched critical batch (benchmarks/critical_batch.py); skipped if missing.",
+    [os.path.join(ROOT, "docs", f"critical_batch{suffix}.json") for suffix in ("_256", "")],
+    "Branched critical-batch measurements (lbkeras-critical-batch's critical_batch.json: "
+    "docs/ has the default run's at B=2048 and B=256); missing ones are skipped.",
 )
 flags.DEFINE_string("out", "runs/adaptive_batch.png", "The chart.")
 
@@ -58,16 +59,21 @@ def train(model_dir: str) -> dict:
         return json.load(f)
 
 
-def branched(path: str) -> list[tuple[float, float]]:
-    """``(examples, critical batch)`` of each branch point, or nothing if not measured."""
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        summary = json.load(f)
-    return [(point["examples"], point["critical_batch"]) for point in summary["points"]]
+def branched(paths: list[str]) -> list[tuple[float, float, bool]]:
+    """``(examples, critical batch, only a lower bound)`` of every branch point measured."""
+    points = []
+    for path in paths:
+        if os.path.exists(path):
+            with open(path) as f:
+                summary = json.load(f)
+            points += [
+                (point["examples"], point["critical_batch"], point["at_largest"])
+                for point in summary["points"]
+            ]
+    return points
 
 
-def plot(model_dir: str, critical: list[tuple[float, float]], path: str) -> None:
+def plot(model_dir: str, critical: list[tuple[float, float, bool]], path: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")

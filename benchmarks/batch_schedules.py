@@ -62,7 +62,7 @@ def plot(rows: list[dict], baseline: float, path: str) -> None:
     from matplotlib import pyplot as plt
 
     figure, axes = plt.subplots(figsize=(8, 5), dpi=100)
-    axes.axhspan(baseline - FLAGS.within, baseline + 0.01, color="tab:green", alpha=0.12)
+    axes.axhspan(baseline - FLAGS.within, baseline + 0.004, color="tab:green", alpha=0.12)
     axes.axhline(baseline - FLAGS.within, color="tab:green", linewidth=1, linestyle="--")
     for row in rows:
         claim, scheduled = row["claim"], len(row["batches"]) > 1
@@ -75,7 +75,8 @@ def plot(rows: list[dict], baseline: float, path: str) -> None:
             markersize=7,
             capsize=3,
         )
-        label = " → ".join(str(b) for b in row["batches"])
+        batches = " → ".join(str(b) for b in row["batches"])
+        label = f"{row['name'].removeprefix('mnist1d_')} ({batches})"
         axes.annotate(
             label,
             (claim.steps, claim.value),
@@ -84,6 +85,7 @@ def plot(rows: list[dict], baseline: float, path: str) -> None:
             fontsize=8,
         )
     axes.set_xscale("log")
+    axes.set_ylim(top=baseline + 0.004)
     axes.set_xlabel("optimizer steps (30 passes over 16,000 examples; log scale)")
     axes.set_ylabel("test accuracy (mean ± sd, 3 seeds)")
     axes.set_title(
