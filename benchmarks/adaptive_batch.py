@@ -59,21 +59,28 @@ def train(model_dir: str) -> dict:
         return json.load(f)
 
 
-def branched(paths: list[str]) -> list[tuple[float, float, bool]]:
-    """``(examples, critical batch, only a lower bound)`` of every branch point measured."""
+def branched(paths: list[str]) -> list[tuple[float, float, str]]:
+    """``(examples, critical batch, bound)`` of every branch point measured: ``"at most"``
+    where only the base batch kept up (k = 1: 2x did not), ``"at least"`` where the largest
+    branch did, else ``"between"`` (it and not twice it)."""
     points = []
     for path in paths:
         if os.path.exists(path):
             with open(path) as f:
                 summary = json.load(f)
-            points += [
-                (point["examples"], point["critical_batch"], point["at_largest"])
-                for point in summary["points"]
-            ]
+            for point in summary["points"]:
+                bound = (
+                    "at least"
+                    if point["at_largest"]
+                    else "at most"
+                    if point["critical_multiplier"] == 1
+                    else "between"
+                )
+                points.append((point["examples"], point["critical_batch"], bound))
     return points
 
 
-def plot(model_dir: str, critical: list[tuple[float, float, bool]], path: str) -> None:
+def plot(model_dir: str, critical: list[tuple[float, float, str]], path: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -100,21 +107,30 @@ def plot(model_dir: str, critical: list[tuple[float, float, bool]], path: str) -
         color="tab:blue",
         linewidth=0.8,
         alpha=0.7,
-        label="B_simple (measured each step)",
+        label="B_simple (TensorBoard's running average)",
     )
-    if critical:
-        axes.plot(
-            *zip(*critical),
-            "s",
-            color="tab:green",
-            markersize=8,
-            label="branched critical batch (benchmarks/critical_batch.py)",
-        )
+    markers = {
+        "at most": ("v", "branched critical batch: at most (2x did not keep up)"),
+        "at least": ("^", "branched critical batch: at least (the largest branch kept up)"),
+        "between": ("s", "branched critical batch (2x did not keep up)"),
+    }
+    for bound, (marker, what) in markers.items():
+        points = [(e, b) for e, b, kind in critical if kind == bound]
+        if points:
+            axes.plot(
+                *zip(*points),
+                marker,
+                color="tab:green",
+                markersize=8,
+                fillstyle="full" if bound == "between" else "none",
+                linestyle="none",
+                label=what,
+            )
     axes.set_yscale("log", base=2)
     axes.set_xlabel("examples seen")
     axes.set_ylabel("examples per step")
     axes.set_title(
-        "MNIST-1D, LAMB: the adaptive batch follows the measured critical batch", fontsize=10
+        "MNIST-1D, LAMB: the adaptive batch (grown on each loop's B_simple)", fontsize=10
     )
     axes.grid(alpha=0.3, which="both")
     axes.legend(fontsize=8)

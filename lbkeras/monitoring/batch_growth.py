@@ -1,23 +1,27 @@
 """Growing the batch on the measured critical batch: feeds B_simple to an adaptive schedule.
 
 :class:`GrowBatchSize` reads the rows :class:`GradientStatistics` buffered during a loop
-(a Keras epoch), turns each into the gradient noise scale ``B_simple``
-(:func:`lbkeras.optimizers.noise_scale.debiased`, at the small batch of the row's step)
-and feeds them, at the examples seen at the loop's end, to an
-:class:`~lbkeras.schedules.batch_size.AdaptiveBatchSize`, which smooths them and, at
-its checks, may grow the batch. A decision can only take effect at a step boundary the
-input has not passed, so decisions are taken at loop ends, and a growing decision
-stops ``fit`` there (``model.stop_training``): the trainer backs up that loop with the
-schedule's state and continues from the backup with a new plan, exactly as a resumed
-run does (:func:`lbkeras.training.run`).
+(a Keras epoch) and measures the loop's gradient noise scale: ``B_simple`` = the loop's
+mean ``tr(Sigma)`` over its mean ``|G|^2``, from each step's unbiased estimates
+(:func:`lbkeras.optimizers.noise_scale.unbiased_estimates`) at that step's small batch.
+Not the statistics' own running averages: those average ``tr(Sigma) / b`` over steps,
+which after a change of the batch mixes two ``b`` (B_simple read from them jumps ``k``-fold
+at a ``k``-fold growth and relaxes over ~``1 / (1 - decay)`` steps), while a loop has one
+batch (decisions are taken at loop ends). It feeds the loop's value, at the examples
+seen at the loop's end, to an :class:`~lbkeras.schedules.batch_size.AdaptiveBatchSize`,
+which smooths the loops' values and, at its checks, may grow the batch. A decision can
+take effect only at a step boundary the input has not passed, hence at loop ends; a
+growing decision stops ``fit`` there (``model.stop_training``): the trainer backs up
+that loop with the schedule's state and continues from the backup with a new plan,
+exactly as a resumed run does (:func:`lbkeras.training.run`).
 
 Every worker computes the same statistics (their sums ride in the gradients'
 all-reduce), so every worker takes the same decision; the callback checks that they
 did (one small collective per decision) and stops with an error if not, rather than
 let the workers train different batches.
 
-Not the schedule's own history is what resumes a run: the state goes into the backup's
-record (the trainer passes :meth:`state` to :class:`~lbkeras.callbacks.Backup`).
+A resumed run gets the schedule's decisions back from the backup's record (the trainer
+passes :meth:`GrowBatchSize.state` to :class:`~lbkeras.callbacks.Backup`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 import keras
+import numpy as np
 
 from lbkeras.distribute import across_workers
 from lbkeras.monitoring.gradient_statistics import GradientStatistics
@@ -82,9 +87,7 @@ class GrowBatchSize(keras.callbacks.Callback):
         step = int(self.model.optimizer.iterations.numpy())
         if step >= self.last_step:
             return
-        for row in rows:  # into the average, at the last check (no new check)
-            self.schedule.observe(self.schedule.last_check, self._estimate(row))
-        decision = self.schedule.observe(self.examples_before(step), None)
+        decision = self.schedule.observe(self.examples_before(step), self._estimate(rows))
         if decision is None or decision.new_batch_size == decision.old_batch_size:
             return
         votes = across_workers(self.model.distribute_strategy, decision.new_batch_size)
@@ -104,14 +107,20 @@ class GrowBatchSize(keras.callbacks.Callback):
         self.grew = True
         self.model.stop_training = True
 
-    def _estimate(self, row: dict[str, Any]) -> float | None:
-        """``B_simple`` of one row, None while its averages are empty."""
-        if row["ema_weight"] <= 0 or row["n"] < 2:
+    def _estimate(self, rows: list[dict[str, Any]]) -> float | None:
+        """``B_simple`` of a loop's rows, None without a valid one."""
+        rows = [row for row in rows if row["n"] >= 2]
+        if not rows:
             return None
-        estimate = noise_scale.debiased(
-            row["ema_grad_norm_sq"],
-            row["ema_trace_per_b"],
-            row["ema_weight"],
-            self.small_batch_size(int(row["step"])),
+        g2, trace_per_b = (
+            np.asarray(value, np.float64)
+            for value in noise_scale.unbiased_estimates(
+                *(np.array([row[key] for row in rows]) for key in ("local", "total", "n"))
+            )
         )
-        return estimate["b_simple"]
+        small = np.array([self.small_batch_size(int(row["step"])) for row in rows])
+        valid = np.isfinite(g2) & np.isfinite(trace_per_b)
+        mean_g2 = g2[valid].mean() if valid.any() else 0.0
+        if not mean_g2 > 0:
+            return None
+        return float((trace_per_b * small)[valid].mean() / mean_g2)

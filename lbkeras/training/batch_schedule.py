@@ -156,6 +156,7 @@ def build_batch_schedule(
                 "more replicas: use --strategy=mirrored (--devices=2 on a CPU) or more workers"
             )
         options.setdefault("check_every", num_train)
+        options.setdefault("smoothing", 0.0)  # fed once a loop, a loop's mean already
         if state is not None:
             options["state"] = state
     largest_option = LARGEST_BATCH_OPTION.get(config.batch_schedule)

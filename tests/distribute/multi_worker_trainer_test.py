@@ -5,10 +5,11 @@ Synchronised batch norm: two workers with ``--sync_batch_norm`` train ``mnist1d_
 included, of one process with the same global batch; without it each worker normalises
 by its own half-batch and the weights differ. Preemption: a worker killed mid-run, both
 restarted with the same flags, agree on a backup, resume there and finish with the
-weights of an uninterrupted run, across a change of the batch (that run ramps the global
-batch from 128 to 256 after 1,000 examples); the workers back up the same loops even when their
-backup clocks disagree. Killed after the backup of the last (shorter) loop, restarted
-workers write the model and results; restarted after that, they train nothing.
+weights of an uninterrupted run, across a change of the batch (an adaptive schedule, which
+the workers decide alike, grows the global batch from 128 to 256 after 1,000 examples);
+the workers back up the same loops even when their backup clocks disagree. Killed after
+the backup of the last (shorter) loop, restarted workers write the model and results;
+restarted after that, they train nothing.
 
 Tolerance: the two-worker batch statistics are the one-process ones up to float
 rounding (both are E[x^2] - E[x]^2: Keras computes synchronised moments so on one
@@ -53,15 +54,19 @@ FLAGS = (
     "--seed=7",
 )
 SYNC_FLAGS = (*FLAGS, "--sync_batch_norm")
-# The same pass with the batch ramped from 128 to 256 at 1,000 examples: 8 steps of 128 (all
-# of warmup), then 4 of 256 (to 2,048 examples), in 12 loops of 1 step.
-RAMP_LOOPS, RAMP_CHANGE = 12, 8
-RAMP = '{"start_batch_size": 128, "ramp_examples": 1000, "doubling": true}'
-RAMP_FLAGS = (
+# The same pass with the batch grown by an adaptive schedule from 128 to 256 at the first
+# loop end after 1,000 examples (a tiny threshold: it grows at every check, whatever B_simple
+# measures, so the uninterrupted and the restarted runs decide alike): 8 steps of 128 (all of
+# warmup), then 4 of 256 (to 2,048 examples), in 12 loops of 1 step. The decision stops fit
+# on both workers, which go on from the backup of that loop with the new plan.
+ADAPTIVE_LOOPS, ADAPTIVE_CHANGE = 12, 8
+ADAPTIVE = '{"batch_size": 128, "threshold": 1e-6, "check_every": 1000}'
+ADAPTIVE_FLAGS = (
     *SYNC_FLAGS,
     "--global_batch_size=256",
-    "--batch_schedule=ramp",
-    f"--batch_schedule_options={RAMP}",
+    "--batch_schedule=adaptive",
+    f"--batch_schedule_options={ADAPTIVE}",
+    "--monitor_every_steps=1",
 )
 RTOL, ATOL = 1e-4, 1e-5  # the unit of _worst's distance
 SYNC_MARGIN = 100
@@ -123,6 +128,10 @@ def _weights(path, optimizer=False):
     """Every variable of the saved model (BN moving statistics too) by path; or the optimizer's."""
     model = keras.saving.load_model(path)
     variables = model.weights + (model.optimizer.variables if optimizer else [])
+    # GradientStatistics's rows and rows_written are listed twice (the same variable,
+    # tracked from the attribute and by _track_variable; dropping the second broke the
+    # 2-replica statistics test, not investigated further).
+    variables = list({id(v): v for v in variables}.values())
     weights = {v.path: v.numpy() for v in variables}
     assert len(weights) == len(variables), "variable paths are not unique"
     return weights
@@ -180,11 +189,11 @@ def two_workers_unsynced(data_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def two_workers_ramped(data_dir, tmp_path_factory):
-    """The model_dir of an uninterrupted 2-worker run with sync BN and a batch ramp."""
-    folder = tmp_path_factory.mktemp("two_workers_ramped")
+def two_workers_adaptive(data_dir, tmp_path_factory):
+    """The model_dir of an uninterrupted 2-worker run with sync BN and an adaptive batch."""
+    folder = tmp_path_factory.mktemp("two_workers_adaptive")
     model_dir = str(folder / "run")
-    _run_workers(model_dir, data_dir, str(folder), *RAMP_FLAGS)
+    _run_workers(model_dir, data_dir, str(folder), *ADAPTIVE_FLAGS)
     return model_dir
 
 
@@ -231,12 +240,14 @@ CLOCKS = ((), ("--backup_every_seconds=3600",))
 
 
 def test_a_killed_worker_and_its_peer_restart_and_resume_to_the_same_weights(
-    data_dir, two_workers_ramped, tmp_path
+    data_dir, two_workers_adaptive, tmp_path
 ):
     model_dir = str(tmp_path / "run")
     chief_backups = os.path.join(model_dir, "backup")
     other_backups = os.path.join(model_dir, "workers", "worker-1", "backup")
-    workers = _start_workers(model_dir, data_dir, str(tmp_path), *RAMP_FLAGS, worker_flags=CLOCKS)
+    workers = _start_workers(
+        model_dir, data_dir, str(tmp_path), *ADAPTIVE_FLAGS, worker_flags=CLOCKS
+    )
     try:
         deadline = time.monotonic() + 240
         while latest_backup(chief_backups) < 2:
@@ -254,20 +265,23 @@ def test_a_killed_worker_and_its_peer_restart_and_resume_to_the_same_weights(
     assert not os.path.exists(os.path.join(model_dir, "results.json"))
     chief_at, other_at = latest_backup(chief_backups), latest_backup(other_backups)
     agreed = min(chief_at, other_at)  # a worker is at most one loop ahead of the other
-    assert 2 <= chief_at < RAMP_LOOPS and abs(chief_at - other_at) <= 1, (chief_at, other_at)
-    assert agreed < RAMP_CHANGE  # the restart trains across the change of the batch
+    assert 2 <= chief_at < ADAPTIVE_LOOPS and abs(chief_at - other_at) <= 1, (chief_at, other_at)
+    assert agreed < ADAPTIVE_CHANGE  # the restart trains across the change of the batch
 
     logs_before = _train_event_files(model_dir)
-    _run_workers(model_dir, data_dir, str(tmp_path), *RAMP_FLAGS, worker_flags=CLOCKS)
-    assert results(model_dir)["steps"] == RAMP_LOOPS
+    _run_workers(model_dir, data_dir, str(tmp_path), *ADAPTIVE_FLAGS, worker_flags=CLOCKS)
+    assert results(model_dir)["steps"] == ADAPTIVE_LOOPS
     assert [s["batch_size"] for s in results(model_dir)["batch_history"]] == [128, 256]
+    assert results(model_dir)["batch_decisions"] == results(two_workers_adaptive)["batch_decisions"]
     assert backed_up_epochs(chief_backups) == backed_up_epochs(other_backups) == [11, 12]
-    # The restart trained from the agreed backup on: its log starts at that loop's end.
-    (new_log,) = _train_event_files(model_dir) - logs_before
-    assert _learning_rate_steps(new_log) == list(range(agreed, RAMP_LOOPS))
+    # The restart trained from the agreed backup on: its logs (one per fit: the adaptive
+    # schedule's decision starts a new one) start at that loop's end.
+    new_logs = _train_event_files(model_dir) - logs_before
+    logged = sorted(step for log in new_logs for step in _learning_rate_steps(log))
+    assert logged == list(range(agreed, ADAPTIVE_LOOPS))
 
     resumed = _workers_weights(model_dir, optimizer=True)
-    uninterrupted = _weights(os.path.join(two_workers_ramped, "model.keras"), optimizer=True)
+    uninterrupted = _weights(os.path.join(two_workers_adaptive, "model.keras"), optimizer=True)
     assert sorted(resumed) == sorted(uninterrupted)
     for key in resumed:  # bit for bit: each worker is deterministic, a sum of 2 commutes
         np.testing.assert_array_equal(resumed[key], uninterrupted[key], err_msg=key)
