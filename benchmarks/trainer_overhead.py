@@ -39,7 +39,7 @@ import keras  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from benchmarks.timing import LoopTimer  # noqa: E402
-from lbkeras import data, models  # noqa: E402
+from lbkeras import data, determinism, models  # noqa: E402
 from lbkeras.data.stream import training_stream  # noqa: E402
 from lbkeras.training import (  # noqa: E402
     ExperimentConfig,
@@ -83,6 +83,7 @@ def bare_fit(config: ExperimentConfig, evaluate: bool) -> float:
     timer = LoopTimer(config.global_batch_size)
     model.fit(
         train,
+        shuffle=False,  # the stream shuffles each pass
         epochs=steps.loops,
         steps_per_epoch=steps.steps_per_loop,
         validation_data=evaluation if evaluate else None,
@@ -110,6 +111,8 @@ def measure(side: str, config: ExperimentConfig) -> float:
 
 def main(argv: list[str]) -> None:
     del argv
+    # Before any op: every side (the bare ones too) runs as the trainer does by default.
+    determinism.run_ops_one_at_a_time()
     config = ExperimentConfig(
         epochs=float(FLAGS.epochs),
         global_batch_size=FLAGS.global_batch_size,
