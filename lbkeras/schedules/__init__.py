@@ -20,7 +20,8 @@ Registered names (:func:`get`, :func:`names`):
 
 Batch-size schedules (the global batch as a function of examples seen) are in
 :mod:`lbkeras.schedules.batch_size`, with their own registry
-(``batch_size.get(name, **options)``, ``batch_size.names()``).
+(``batch_size.get(name, **options)``, ``batch_size.names()``). :class:`ExamplesKeyed` runs any
+learning-rate schedule written in examples seen on the steps of a batch-size schedule.
 
 References:
     Goyal et al., "Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour", 2017.
