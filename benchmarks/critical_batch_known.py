@@ -81,6 +81,13 @@ def exact_b_simple(model, x: np.ndarray, y: np.ndarray, batch: int) -> tuple[flo
     return trace / g2, g2
 
 
+def training_examples(source) -> tuple[np.ndarray, np.ndarray]:
+    """Every training example of an in-memory source: MNIST-1D's arrays, or the synthetic
+    source's pool (its training examples repeat the pool)."""
+    x, y = source.arrays("train") if hasattr(source, "arrays") else source.pool("train")
+    return np.asarray(x, "float32"), np.asarray(y, "int64")
+
+
 def restored(base_dir: str, snapshot: str, loop: int):
     """The base run's model with the snapshot of ``loop`` restored (in a scratch copy)."""
     with open(os.path.join(base_dir, "config.json")) as f:
@@ -107,8 +114,8 @@ def main(argv: list[str]) -> None:
     for point, snapshot in zip(summary["points"], snapshots):
         loop = int(snapshot.rsplit("-", 1)[1])
         model, source = restored(base_dir, snapshot, loop)
-        x, y = source.arrays("train")
-        exact, _ = exact_b_simple(model, x.astype("float32"), y.astype("int64"), FLAGS.batch)
+        x, y = training_examples(source)
+        exact, _ = exact_b_simple(model, x, y, FLAGS.batch)
         bound = "≥ " if point["at_largest"] else ("≤ " if point["critical_multiplier"] == 1 else "")
         estimated = point["b_simple"]
         print(
