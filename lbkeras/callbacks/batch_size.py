@@ -28,7 +28,7 @@ Example:
     >>> x = np.ones((16, 2), "float32")
     >>> data = tf.data.Dataset.from_tensor_slices((x, x[:, :1]))
     >>> batches = data.take(8).batch(2).concatenate(data.skip(8).batch(4))
-    >>> _ = model.fit(batches, verbose=0, callbacks=[transfer,
+    >>> _ = model.fit(batches, verbose=0, shuffle=False, callbacks=[transfer,
     ...     BatchSizeLogger(tempfile.mkdtemp(), stages)])
     >>> model.optimizer.beta_2, int(model.optimizer.iterations)
     (0.998, 6)
