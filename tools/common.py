@@ -204,6 +204,11 @@ def read_flagfile(path: str) -> ExperimentConfig:
         raise ValueError(f"recipe {path}: {error}") from None
 
 
+def print_progress(line: str) -> None:
+    """Prints one progress line of a long-running tool at once (not when the buffer fills)."""
+    print(line, flush=True)
+
+
 def fail(program: str, message: str) -> int:
     """Prints ``program: message`` on stderr; returns the bad-input exit status."""
     print(f"{program}: {message}", file=sys.stderr)

@@ -30,7 +30,7 @@ from lbkeras.training.config_flags import config_from_flags, define_flags
 from lbkeras.tuning.critical_batch import CriticalBatchSettings, measure
 from lbkeras.tuning.critical_batch_report import markdown
 
-from .common import define_experiment_flags, experiment_config, run_tool
+from .common import define_experiment_flags, experiment_config, print_progress, run_tool
 
 FLAGS = flags.FlagValues()
 BRANCHES = "branches"  # the topic of this tool's own flags in --help
@@ -45,14 +45,10 @@ def main() -> int:
     if not FLAGS.model_dir:
         raise ValueError("--model_dir is required: the measurement's folder (rerun to resume)")
     settings = config_from_flags(CriticalBatchSettings, FLAGS)
-    summary = measure(experiment_config(FLAGS), settings, FLAGS.model_dir, progress=_print)
+    summary = measure(experiment_config(FLAGS), settings, FLAGS.model_dir, progress=print_progress)
     print(markdown(summary), end="")
     print(f"critical_batch.json, .md and .png written to {FLAGS.model_dir}")
     return 0
-
-
-def _print(line: str) -> None:
-    print(line, flush=True)
 
 
 def run_main() -> None:

@@ -31,7 +31,13 @@ from lbkeras.training.config_flags import ExperimentConfig, config_from_flags, d
 from lbkeras.tuning.study import StudySettings, run_study
 from lbkeras.tuning.study_report import markdown
 
-from .common import define_experiment_flags, experiment_config, read_flagfile, run_tool
+from .common import (
+    define_experiment_flags,
+    experiment_config,
+    print_progress,
+    read_flagfile,
+    run_tool,
+)
 
 FLAGS = flags.FlagValues()
 STUDY = "study"  # the topic of this tool's own flags in --help
@@ -72,14 +78,10 @@ def main() -> int:
         raise ValueError("--model_dir is required: the study's folder (rerun to resume)")
     settings = config_from_flags(StudySettings, FLAGS)
     recipes = recipes_from_flags()
-    summary = run_study(recipes, settings, FLAGS.model_dir, progress=_print)
+    summary = run_study(recipes, settings, FLAGS.model_dir, progress=print_progress)
     print(markdown(summary), end="")
     print(f"study {summary['settings']} written to {FLAGS.model_dir}")
     return 0
-
-
-def _print(line: str) -> None:
-    print(line, flush=True)
 
 
 def run_main() -> None:
