@@ -43,6 +43,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterable, Iterator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -61,8 +62,9 @@ flags.DEFINE_integer(
 )
 
 
-def per_example_gradients(model, x: np.ndarray, y: np.ndarray, batch: int) -> np.ndarray:
-    """Every example's gradient of its cross-entropy, flattened: ``(examples, parameters)``."""
+def gradient_batches(model, x: np.ndarray, y: np.ndarray, batch: int) -> Iterator[np.ndarray]:
+    """Every example's gradient of its cross-entropy, flattened, ``batch`` examples at a
+    time: ``(batch, parameters)`` float64 arrays."""
     variables = model.trainable_variables
 
     def one(example):
@@ -74,11 +76,21 @@ def per_example_gradients(model, x: np.ndarray, y: np.ndarray, batch: int) -> np
             )
         return [tf.reshape(g, [-1]) for g in tape.gradient(loss, variables)]
 
-    rows = []
     for start in range(0, len(x), batch):
         grads = tf.vectorized_map(one, (x[start : start + batch], y[start : start + batch]))
-        rows.append(np.concatenate([g.numpy() for g in grads], axis=1).astype(np.float64))
-    return np.concatenate(rows)
+        yield np.concatenate([g.numpy() for g in grads], axis=1).astype(np.float64)
+
+
+def exact_b_simple(batches: Iterable[np.ndarray]) -> float:
+    """``B_simple = tr(Sigma) / |G|^2`` from per-example gradients (:func:`gradient_batches`),
+    summed as they come, so that any model fits in memory; ``Sigma`` unbiased."""
+    total, squares, n = 0.0, 0.0, 0
+    for grads in batches:
+        total = total + grads.sum(axis=0)
+        squares += float(np.sum(grads * grads))
+        n += len(grads)
+    g2 = float(np.sum((total / n) ** 2))
+    return n / (n - 1) * (squares / n - g2) / g2
 
 
 def hessian(model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -97,46 +109,13 @@ def hessian(model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     )
 
 
-def noise_scales(model, x: np.ndarray, y: np.ndarray, batch: int) -> dict[str, float]:
-    """McCandlish et al.'s ``B_simple = tr(Sigma) / |G|^2`` and ``B_noise = tr(H Sigma) /
-    G^T H G`` (the critical batch of their model), exactly, from per-example gradients and
-    the Hessian (small models only: the Hessian is dense)."""
-    grads = per_example_gradients(model, x, y, batch)
+def exact_b_noise(grads: np.ndarray, h: np.ndarray) -> float:
+    """McCandlish et al.'s ``B_noise = tr(H Sigma) / G^T H G`` (the critical batch of their
+    model) from all per-example gradients ``(examples, parameters)`` and the Hessian ``h``."""
     mean = grads.mean(axis=0)
     centred = grads - mean
     sigma = centred.T @ centred / (len(grads) - 1)
-    h = hessian(model, x, y)
-    return {
-        "b_simple": float(np.trace(sigma) / (mean @ mean)),
-        "b_noise": float(np.sum(h * sigma) / (mean @ h @ mean)),
-    }
-
-
-def exact_b_simple(model, x: np.ndarray, y: np.ndarray, batch: int) -> tuple[float, float]:
-    """``(B_simple, |G|^2)`` from every example's gradient of its cross-entropy."""
-    variables = model.trainable_variables
-    total = [np.zeros(v.shape, np.float64) for v in variables]
-    squares = 0.0
-
-    def one(example):
-        inputs, label = example
-        with tf.GradientTape() as tape:
-            logits = model(inputs[None], training=False)
-            loss = tf.keras.losses.sparse_categorical_crossentropy(
-                label[None], logits, from_logits=True
-            )
-        return tape.gradient(loss, variables)
-
-    for start in range(0, len(x), batch):
-        grads = tf.vectorized_map(one, (x[start : start + batch], y[start : start + batch]))
-        for index, g in enumerate(grads):
-            g = g.numpy().astype(np.float64)
-            total[index] += g.sum(axis=0)
-            squares += float(np.sum(g * g))
-    n = len(x)
-    g2 = sum(float(np.sum((t / n) ** 2)) for t in total)
-    trace = n / (n - 1) * (squares / n - g2)
-    return trace / g2, g2
+    return float(np.sum(h * sigma) / (mean @ h @ mean))
 
 
 def training_examples(source) -> tuple[np.ndarray, np.ndarray]:
@@ -176,12 +155,13 @@ def main(argv: list[str]) -> None:
         loop = int(snapshot.rsplit("-", 1)[1])
         model, source = restored(base_dir, snapshot, loop)
         x, y = training_examples(source)
-        exact, _ = exact_b_simple(model, x, y, FLAGS.batch)
-        b_noise = (
-            noise_scales(model, x, y, FLAGS.batch)["b_noise"]
-            if model.count_params() <= FLAGS.max_hessian_parameters
-            else float("nan")
-        )
+        batches = gradient_batches(model, x, y, FLAGS.batch)
+        if model.count_params() <= FLAGS.max_hessian_parameters:  # all gradients, once
+            grads = np.concatenate(list(batches))
+            exact = exact_b_simple([grads])
+            b_noise = exact_b_noise(grads, hessian(model, x, y))
+        else:
+            exact, b_noise = exact_b_simple(batches), float("nan")
         bound = "≥ " if point["at_largest"] else ("≤ " if point["critical_multiplier"] == 1 else "")
         estimated = point["b_simple"]
         print(
