@@ -28,6 +28,7 @@ from absl import app, flags  # noqa: E402
 
 from lbkeras.atomic import save_atomically  # noqa: E402
 from lbkeras.monitoring.events import read_scalars  # noqa: E402
+from lbkeras.tuning.critical_batch import bound  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", "runs/adaptive_batch", "The run's folder (a rerun resumes it).")
@@ -68,15 +69,7 @@ def branched(paths: list[str]) -> list[tuple[float, float, str]]:
         if os.path.exists(path):
             with open(path) as f:
                 summary = json.load(f)
-            for point in summary["points"]:
-                bound = (
-                    "at least"
-                    if point["at_largest"]
-                    else "at most"
-                    if point["critical_multiplier"] == 1
-                    else "between"
-                )
-                points.append((point["examples"], point["critical_batch"], bound))
+            points += [(p["examples"], p["critical_batch"], bound(p)) for p in summary["points"]]
     return points
 
 
@@ -114,15 +107,15 @@ def plot(model_dir: str, critical: list[tuple[float, float, str]], path: str) ->
         "at least": ("^", "branched critical batch: at least (the largest branch kept up)"),
         "between": ("s", "branched critical batch (2x did not keep up)"),
     }
-    for bound, (marker, what) in markers.items():
-        points = [(e, b) for e, b, kind in critical if kind == bound]
+    for side, (marker, what) in markers.items():
+        points = [(e, b) for e, b, kind in critical if kind == side]
         if points:
             axes.plot(
                 *zip(*points),
                 marker,
                 color="tab:green",
                 markersize=8,
-                fillstyle="full" if bound == "between" else "none",
+                fillstyle="full" if side == "between" else "none",
                 linestyle="none",
                 label=what,
             )

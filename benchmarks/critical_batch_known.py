@@ -53,6 +53,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from lbkeras.training import ExperimentConfig, experiment  # noqa: E402
+from lbkeras.tuning.critical_batch import bound  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", "", "A finished lbkeras-critical-batch measurement.")
@@ -162,11 +163,11 @@ def main(argv: list[str]) -> None:
             b_noise = exact_b_noise(grads, hessian(model, x, y))
         else:
             exact, b_noise = exact_b_simple(batches), float("nan")
-        bound = "≥ " if point["at_largest"] else ("≤ " if point["critical_multiplier"] == 1 else "")
+        shown = {"at least": "≥ ", "at most": "≤ ", "between": ""}[bound(point)]
         estimated = point["b_simple"]
         print(
             f"| {point['examples']} | {exact:.0f} | {b_noise:.0f} | "
-            f"{estimated:.0f} | {bound}{point['critical_batch']} |"
+            f"{estimated:.0f} | {shown}{point['critical_batch']} |"
         )
 
 

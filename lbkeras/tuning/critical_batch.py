@@ -176,6 +176,20 @@ def critical_multiplier(losses: Mapping[int, float], tolerance: float) -> int:
     return critical
 
 
+def bound(point: Mapping[str, Any]) -> str:
+    """What a summary point's ``critical_batch`` says of the critical batch: ``"at least"``
+    (the largest branch kept up), ``"at most"`` (only the base batch did: twice it did not),
+    or ``"between"`` (it kept up and twice it did not).
+
+    Example:
+        >>> bound({"critical_multiplier": 1, "at_largest": False})
+        'at most'
+    """
+    if point["at_largest"]:
+        return "at least"
+    return "at most" if point["critical_multiplier"] == 1 else "between"
+
+
 def plan_branches(
     config: ExperimentConfig, settings: CriticalBatchSettings, out_dir: str
 ) -> BranchPlan:
