@@ -2,8 +2,9 @@
 gradients, the Hessian).
 
 Reads a finished ``lbkeras-critical-batch`` measurement (``--model_dir``): for each branch
-point D it restores the base run's snapshot after D examples, computes every training
-example's gradient of the loss (``tf.vectorized_map``), and from them the exact gradient
+point D it restores the base run's snapshot after D examples
+(:func:`lbkeras.tuning.critical_batch.point_model`), computes every training example's
+gradient of the loss (:mod:`lbkeras.analysis.noise_scale`), and from them the exact gradient
 noise scale ``B_simple = tr(Sigma) / |G|^2`` (``G`` the mean gradient, ``Sigma`` the
 per-example covariance, unbiased), and prints it beside the B_simple the base run
 estimated from its replicas (``noise_scale/b_simple``) and the branched critical batch.
@@ -37,23 +38,23 @@ stand-in for the branched answer here (Merrill et al. 2025 found B_simple hard t
 
 from __future__ import annotations
 
-import glob
 import json
 import os
-import shutil
 import sys
-import tempfile
-from collections.abc import Iterable, Iterator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from lbkeras.training import ExperimentConfig, experiment  # noqa: E402
-from lbkeras.tuning.critical_batch import bound  # noqa: E402
+from lbkeras.analysis.noise_scale import (  # noqa: E402
+    dense_hessian,
+    exact_b_noise,
+    exact_b_simple,
+    per_example_gradients,
+)
+from lbkeras.tuning.critical_batch import bound, point_model  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", "", "A finished lbkeras-critical-batch measurement.")
@@ -63,62 +64,6 @@ flags.DEFINE_integer(
 )
 
 
-def gradient_batches(model, x: np.ndarray, y: np.ndarray, batch: int) -> Iterator[np.ndarray]:
-    """Every example's gradient of its cross-entropy, flattened, ``batch`` examples at a
-    time: ``(batch, parameters)`` float64 arrays."""
-    variables = model.trainable_variables
-
-    def one(example):
-        inputs, label = example
-        with tf.GradientTape() as tape:
-            logits = model(inputs[None], training=False)
-            loss = tf.keras.losses.sparse_categorical_crossentropy(
-                label[None], logits, from_logits=True
-            )
-        return [tf.reshape(g, [-1]) for g in tape.gradient(loss, variables)]
-
-    for start in range(0, len(x), batch):
-        grads = tf.vectorized_map(one, (x[start : start + batch], y[start : start + batch]))
-        yield np.concatenate([g.numpy() for g in grads], axis=1).astype(np.float64)
-
-
-def exact_b_simple(batches: Iterable[np.ndarray]) -> float:
-    """``B_simple = tr(Sigma) / |G|^2`` from per-example gradients (:func:`gradient_batches`),
-    summed as they come, so that any model fits in memory; ``Sigma`` unbiased."""
-    total, squares, n = 0.0, 0.0, 0
-    for grads in batches:
-        total = total + grads.sum(axis=0)
-        squares += float(np.sum(grads * grads))
-        n += len(grads)
-    g2 = float(np.sum((total / n) ** 2))
-    return n / (n - 1) * (squares / n - g2) / g2
-
-
-def hessian(model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The Hessian of the mean training loss, ``(parameters, parameters)``."""
-    variables = model.trainable_variables
-    with tf.GradientTape(persistent=True) as outer:
-        with tf.GradientTape() as inner:
-            logits = model(x, training=False)
-            loss = tf.reduce_mean(
-                tf.keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
-            )
-        flat = tf.concat([tf.reshape(g, [-1]) for g in inner.gradient(loss, variables)], 0)
-    blocks = outer.jacobian(flat, variables)
-    return np.concatenate([b.numpy().reshape(flat.shape[0], -1) for b in blocks], axis=1).astype(
-        np.float64
-    )
-
-
-def exact_b_noise(grads: np.ndarray, h: np.ndarray) -> float:
-    """McCandlish et al.'s ``B_noise = tr(H Sigma) / G^T H G`` (the critical batch of their
-    model) from all per-example gradients ``(examples, parameters)`` and the Hessian ``h``."""
-    mean = grads.mean(axis=0)
-    centred = grads - mean
-    sigma = centred.T @ centred / (len(grads) - 1)
-    return float(np.sum(h * sigma) / (mean @ h @ mean))
-
-
 def training_examples(source) -> tuple[np.ndarray, np.ndarray]:
     """Every training example of an in-memory source: MNIST-1D's arrays, or the synthetic
     source's pool (its training examples repeat the pool)."""
@@ -126,48 +71,29 @@ def training_examples(source) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(x, "float32"), np.asarray(y, "int64")
 
 
-def restored(base_dir: str, snapshot: str, loop: int):
-    """The base run's model with the snapshot of ``loop`` restored (in a scratch copy)."""
-    with open(os.path.join(base_dir, "config.json")) as f:
-        config = ExperimentConfig.from_json(f.read())
-    scratch = tempfile.mkdtemp()
-    os.makedirs(os.path.join(scratch, "backup"))
-    for path in glob.glob(os.path.join(snapshot, "*")):
-        shutil.copy(path, os.path.join(scratch, "backup"))
-    shutil.copy(os.path.join(base_dir, "config.json"), scratch)
-    prepared = experiment.prepare(config.replace(model_dir=scratch))
-    assert prepared.initial_loop == loop, (prepared.initial_loop, loop)
-    model, _, _ = experiment.build(prepared)
-    return model, prepared.source
-
-
 def main(argv: list[str]) -> None:
     del argv
     with open(os.path.join(FLAGS.model_dir, "critical_batch.json")) as f:
         summary = json.load(f)
-    base_dir = os.path.join(FLAGS.model_dir, "base")
-    snapshots = sorted(glob.glob(os.path.join(base_dir, "snapshots", "loop-*")))
     print(
         "| D (examples) | exact B_simple | exact B_noise | estimated B_simple "
         "| branched critical batch |"
     )
     print("| ---: | ---: | ---: | ---: | --- |")
-    for point, snapshot in zip(summary["points"], snapshots):
-        loop = int(snapshot.rsplit("-", 1)[1])
-        model, source = restored(base_dir, snapshot, loop)
+    for point in summary["points"]:
+        model, source = point_model(FLAGS.model_dir, point["examples"])
         x, y = training_examples(source)
-        batches = gradient_batches(model, x, y, FLAGS.batch)
+        batches = per_example_gradients(model, x, y, FLAGS.batch)
         if model.count_params() <= FLAGS.max_hessian_parameters:  # all gradients, once
             grads = np.concatenate(list(batches))
             exact = exact_b_simple([grads])
-            b_noise = exact_b_noise(grads, hessian(model, x, y))
+            b_noise = exact_b_noise(grads, dense_hessian(model, x, y))
         else:
             exact, b_noise = exact_b_simple(batches), float("nan")
         shown = {"at least": "≥ ", "at most": "≤ ", "between": ""}[bound(point)]
-        estimated = point["b_simple"]
         print(
             f"| {point['examples']} | {exact:.0f} | {b_noise:.0f} | "
-            f"{estimated:.0f} | {shown}{point['critical_batch']} |"
+            f"{point['b_simple']:.0f} | {shown}{point['critical_batch']} |"
         )
 
 

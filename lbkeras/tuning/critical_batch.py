@@ -65,6 +65,7 @@ import logging
 import math
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -394,6 +395,42 @@ def summarize(
             str(base_plan.examples_before(step)): value for step, value in sorted(noise.items())
         },
     }
+
+
+def point_model(out_dir: str, examples: int) -> tuple[Any, Any]:
+    """The base run's model as it was at the point ``examples`` (D) of a measurement in
+    ``out_dir``, and its data source: the snapshot restored through the trainer into a
+    scratch folder (the measurement is left as it is). For looking at a point afterwards,
+    e.g. its exact noise scale (:mod:`lbkeras.analysis.noise_scale`).
+
+    Raises:
+        FileNotFoundError: no finished base run in ``out_dir``, or no snapshot at ``examples``.
+    """
+    from lbkeras.training import experiment
+
+    base_dir = os.path.join(out_dir, "base")
+    config_path = os.path.join(base_dir, "config.json")
+    if not os.path.isfile(config_path):
+        raise FileNotFoundError(f"no base run in {out_dir}: run the measurement first")
+    with open(config_path) as f:
+        config = ExperimentConfig.from_json(f.read())
+    batch = plan(config, check_recipe("base", config).num_train, _replicas(config))
+    loop, rest = divmod(examples, batch.steps_per_loop * batch.effective_batch_size)
+    snapshot = os.path.join(base_dir, "snapshots", f"loop-{loop:06d}")
+    if rest or not os.path.isdir(snapshot):
+        raise FileNotFoundError(f"no snapshot of the base run after {examples} examples")
+    scratch = tempfile.mkdtemp(prefix="lbkeras-point-")
+    try:
+        shutil.copytree(snapshot, os.path.join(scratch, "backup"))
+        # On one device: the weights are the same, and a MirroredStrategy built here
+        # would stay in the caller's process.
+        one_device = config.replace(model_dir=scratch, strategy="default", devices=())
+        atomic.write_text(os.path.join(scratch, "config.json"), one_device.to_json())
+        prepared = experiment.prepare(one_device)
+        model, _, _ = experiment.build(prepared)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return model, prepared.source
 
 
 def _run(config: ExperimentConfig, job: dict[str, Any]) -> tuple[str, dict[str, Any]]:
