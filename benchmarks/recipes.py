@@ -39,7 +39,7 @@ from lbkeras import models  # noqa: E402
 from lbkeras.atomic import write_text  # noqa: E402
 from lbkeras.training.claims import Claim, read_claim, with_claim  # noqa: E402
 from lbkeras.training.task import claim_metric, result_metric  # noqa: E402
-from lbkeras.tuning import process  # noqa: E402
+from lbkeras.tuning import trial  # noqa: E402
 from tools.common import read_flagfile  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -103,7 +103,7 @@ def measure(path: str, seeds: int, work_dir: str) -> Measured:
             data_dir=FLAGS.data_dir or recipe.data_dir,
             verbose=0,
         )
-        runs.append(_finished(config) or _train(config))
+        runs.append(trial.run_once(config))
         print(f"  {name} seed {seed}: {metric} {runs[-1][key]:.4f}", flush=True)
     values = [r[key] for r in runs]
     claim = Claim(
@@ -128,26 +128,6 @@ def _sharpness(model_dir: str) -> dict:
         with open(path) as f:
             return json.load(f)
     return sharpness_of_run(model_dir, data_dir=FLAGS.data_dir or None)
-
-
-def _finished(config) -> dict | None:
-    results = os.path.join(config.model_dir, "results.json")
-    if not os.path.exists(results):
-        return None
-    with open(os.path.join(config.model_dir, "config.json")) as f:
-        if json.load(f) != json.loads(config.to_json()):
-            return None
-    with open(results) as f:
-        return json.load(f)
-
-
-def _train(config) -> dict:
-    outcome = process.run_config(
-        "lbkeras.tuning.trial", config, os.path.join(config.model_dir, "process")
-    )
-    if outcome.answer is None:
-        raise RuntimeError(f"{config.model_dir}: {outcome.message()}")
-    return outcome.answer
 
 
 def behind(claim: Claim, value: float, reference: float) -> float:

@@ -59,13 +59,13 @@ from lbkeras.training.recipe import (
 )
 from lbkeras.training.task import TargetMetric, target_metric
 from lbkeras.tuning import process, study_report
+from lbkeras.tuning.trial import WORKER
 
 #: How the trial learning rates are spread around the scaling rule's.
 SEARCHES = ("grid", "quasirandom")
 #: Trial outcomes: trained to the end, stopped by a NaN loss.
 DONE, DIVERGED = "done", "diverged"
 TRIAL_FILE = "trial.json"
-WORKER = "lbkeras.tuning.trial"
 
 
 @dataclasses.dataclass(frozen=True)
