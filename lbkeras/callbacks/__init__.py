@@ -1,6 +1,7 @@
 """Callbacks for what matters at large batch: learning rate, throughput, metrics on the
 step axis, HParams, NaN and divergence safety and backups, the batch of a batch schedule
-and what transfers with it; one TensorBoard writer per split."""
+and what transfers with it; precise batch-norm statistics before each evaluation; one
+TensorBoard writer per split."""
 
 from lbkeras.callbacks.backup import (
     STATE_KEY,
@@ -20,6 +21,7 @@ from lbkeras.callbacks.non_finite import (
     StopOnNonFiniteLoss,
     divergence_limit,
 )
+from lbkeras.callbacks.precise_batch_norm import PreciseBatchNorm, recompute_batch_norm
 from lbkeras.callbacks.throughput import ThroughputLogger
 from lbkeras.callbacks.writers import SPLITS, SummaryWriters
 
@@ -35,12 +37,14 @@ __all__ = [
     "LossDivergedError",
     "MetricsLogger",
     "NonFiniteLossError",
+    "PreciseBatchNorm",
     "StopOnNonFiniteLoss",
     "SummaryWriters",
     "ThroughputLogger",
     "backed_up_epochs",
     "backup_record",
     "divergence_limit",
+    "recompute_batch_norm",
     "latest_backup",
     "learning_rate_at",
     "restore",

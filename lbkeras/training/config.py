@@ -290,6 +290,14 @@ class ExperimentConfig:
         "128); 0: off.",
         group=AIDS,
     )
+    precise_bn_examples: int = setting(
+        0,
+        "Precise batch norm (Wu and Johnson 2021): before every evaluation, set the batch-norm "
+        "statistics to the average over this many training examples (the first ones, in "
+        "batches of one replica's batch) at the current weights, instead of the moving "
+        "averages of past weights; for runs of few, large steps. 0: off.",
+        group=AIDS,
+    )
     sync_batch_norm: bool = setting(
         False,
         "Batch norm statistics over the global batch (all replicas and workers) in every "
@@ -385,6 +393,7 @@ class ExperimentConfig:
             "train_tokens",
             "lookahead",
             "ghost_batch_size",
+            "precise_bn_examples",
             "seed",
             "steps_per_loop",
             "monitor_every_steps",

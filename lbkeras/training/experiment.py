@@ -50,6 +50,7 @@ import tensorflow as tf
 
 from lbkeras import callbacks as lb_callbacks
 from lbkeras import data, determinism, layers, models, optimizers
+from lbkeras.callbacks.precise_batch_norm import batch_norm_layers
 from lbkeras.distribute import across_workers, keras_compat, make_strategy, worker_role
 from lbkeras.monitoring.batch_growth import GrowBatchSize
 from lbkeras.monitoring.logger import AdaScaleProgress, GradientStatisticsLogger
@@ -301,8 +302,14 @@ def train(
         }
 
     growth = _batch_growth(prepared)
+    precise = _precise_batch_norm(prepared, model)
     callbacks = _callbacks(
-        prepared, writers, throughput, figures, [metrics_logger, *extra_callbacks], growth
+        prepared,
+        writers,
+        throughput,
+        figures,
+        [metrics_logger, precise, *extra_callbacks],
+        growth,
     )
     try:
         with warnings.catch_warnings():
@@ -327,7 +334,7 @@ def train(
         last = prepared.outputs.backup_record(final_loop)
         if history.epoch:
             last.update(figures())
-        eval_metrics = _final_eval(model, last, eval_data)
+        eval_metrics = _final_eval(model, last, eval_data, [precise] if precise else [])
         if metrics_logger is not None and eval_metrics.pop("_new", False):
             metrics_logger.write_eval(eval_metrics, int(model.optimizer.iterations.numpy()))
     finally:
@@ -388,6 +395,33 @@ def _small_batch_size(steps: Plan):
     return lambda step: (
         steps.stage_at(step).batch_size // (steps.num_replicas * steps.accumulation_steps)
     )
+
+
+def _precise_batch_norm(
+    prepared: Prepared, model: keras.Model
+) -> lb_callbacks.PreciseBatchNorm | None:
+    """The callback that recomputes the batch-norm statistics before each evaluation
+    (``--precise_bn_examples``) from the first training examples, in batches of one
+    replica's share of the largest batch; the same batches on every worker.
+
+    Raises:
+        ValueError: the flag is set for a model without batch norm.
+    """
+    examples, steps = prepared.config.precise_bn_examples, prepared.plan
+    if not examples:
+        return None
+    if not batch_norm_layers(model):
+        raise ValueError(
+            f"--precise_bn_examples={examples}, but {prepared.config.model} has no batch "
+            "norm to recompute: drop the flag"
+        )
+    batch = min(
+        examples, steps.effective_batch_size // (steps.num_replicas * steps.accumulation_steps)
+    )
+    ds = prepared.source.make("train", batch, training=False, seed=0, drop_remainder=False)
+    inputs = [x.numpy() for x, _ in ds.take(math.ceil(examples / batch))]
+    inputs[-1] = inputs[-1][: examples - batch * (len(inputs) - 1)]  # exactly ``examples``
+    return lb_callbacks.PreciseBatchNorm(inputs)
 
 
 def _batch_growth(prepared: Prepared) -> GrowBatchSize | None:
@@ -465,12 +499,12 @@ def report(prepared: Prepared, trained: Trained) -> dict[str, Any]:
     return results
 
 
-def _final_eval(model, last: dict[str, float], eval_data) -> dict[str, float]:
+def _final_eval(model, last: dict[str, float], eval_data, callbacks: list) -> dict[str, float]:
     """The eval metrics after the last step: the last loop's (in its logs, ``last``),
-    or a new evaluation."""
+    or a new evaluation (with ``callbacks``: the precise batch norm's)."""
     if "val_loss" in last:
         return {k[len("val_") :]: v for k, v in last.items() if k.startswith("val_")}
-    metrics = model.evaluate(eval_data, verbose=0, return_dict=True)
+    metrics = model.evaluate(eval_data, verbose=0, return_dict=True, callbacks=callbacks)
     return {**{k: float(v) for k, v in metrics.items()}, "_new": True}
 
 

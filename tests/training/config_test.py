@@ -51,6 +51,7 @@ CHANGED = ExperimentConfig(
     accumulation_steps=4,
     sam_rho=0.05,
     ghost_batch_size=128,
+    precise_bn_examples=4096,
     sync_batch_norm=False,
     adascale=True,
     monitor_every_steps=10,
