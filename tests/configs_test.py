@@ -14,15 +14,21 @@ from tools.common import experiment_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "*.cfg")))
-MEASURED = [path for path in CONFIGS if os.path.basename(path).startswith(("mnist1d_", "lm_"))]
-# Training examples of each recipe's dataset: the text dataset's are the windows of 128
-# bytes of the default corpus (10,264,340 bytes, lbkeras/data/text.py).
+MEASURED = [
+    path
+    for path in CONFIGS
+    if os.path.basename(path).startswith(("mnist1d_", "mnist1d128k_", "lm_"))
+]
+# Training examples of each recipe's dataset (unless its num_train option says otherwise):
+# the text dataset's are the windows of 128 bytes of the default corpus (10,264,340 bytes,
+# lbkeras/data/text.py).
 NUM_TRAIN = {"mnist1d": 16_000, "imagenet": 1_281_167, "text": (10_264_340 - 1) // 128}
 
 
 def _plan(config):
     tokens = config.dataset_options.get("context", 0) if config.dataset == "text" else 0
-    return plan(config, NUM_TRAIN[config.dataset], num_replicas=1, tokens_per_example=tokens)
+    num_train = config.dataset_options.get("num_train", NUM_TRAIN[config.dataset])
+    return plan(config, num_train, num_replicas=1, tokens_per_example=tokens)
 
 
 def _parse(path, *more_flags):
