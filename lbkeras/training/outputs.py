@@ -71,11 +71,13 @@ class Outputs:
         self.backup_dir = os.path.join(own, "backup")
 
     def check_same_run(self, config: ExperimentConfig) -> None:
-        """Refuses to mix two different experiments in one model_dir."""
+        """Refuses to mix two different experiments in one model_dir. A setting the
+        folder's config lacks (written by an older lbkeras) counts as its default: a new
+        setting's default is the behaviour from before it existed."""
         if not os.path.exists(self.config_path):
             return
         with open(self.config_path) as f:
-            previous = json.load(f)
+            previous = {**ExperimentConfig().to_dict(), **json.load(f)}
         current = config.to_dict()
         changed = sorted(
             k for k in current if k not in RUN_BEHAVIOUR and previous.get(k) != current[k]
