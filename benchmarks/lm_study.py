@@ -38,7 +38,7 @@ from absl import app, flags  # noqa: E402
 
 from lbkeras.training.config import ExperimentConfig  # noqa: E402
 from lbkeras.tuning import study, study_report  # noqa: E402
-from tools.common import read_flagfile  # noqa: E402
+from tools.common import print_progress, read_flagfile, recipe_path  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("recipe", "lm_adamw_16", "The recipe studied (a name in configs/).")
@@ -229,7 +229,7 @@ def plot(all_rows: list[dict], steps_target: float, path: str) -> None:
 
 def main(argv: list[str]) -> None:
     del argv
-    recipe = read_flagfile(os.path.join(ROOT, "configs", f"{FLAGS.recipe}.cfg"))
+    recipe = read_flagfile(recipe_path(FLAGS.recipe))
     targets = [float(t) for t in FLAGS.targets]
     middle = FLAGS.steps_target
     if middle not in targets:
@@ -241,7 +241,7 @@ def main(argv: list[str]) -> None:
         trials = study.plan_trials(
             {name: corpus_recipe(recipe, fraction)}, settings(middle), study_dir
         )
-        study.run_trials(trials, settings(middle), progress=lambda line: print(line, flush=True))
+        study.run_trials(trials, settings(middle), progress=print_progress)
         by_target = summaries(trials, targets)
         study_report.write_report(by_target[middle], study_dir)
         all_rows += rows(fraction, by_target)

@@ -40,7 +40,7 @@ from lbkeras.atomic import write_text  # noqa: E402
 from lbkeras.training.claims import Claim, read_claim, with_claim  # noqa: E402
 from lbkeras.training.task import claim_metric, result_metric  # noqa: E402
 from lbkeras.tuning import trial  # noqa: E402
-from tools.common import read_flagfile  # noqa: E402
+from tools.common import read_flagfile, recipe_path, seed_run  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("configs", [], "Recipe names or flagfiles (default: configs/mnist1d_*.cfg).")
@@ -78,10 +78,6 @@ class Measured:
     sharpness: dict | None = None
 
 
-def recipe_path(name: str) -> str:
-    return name if name.endswith(".cfg") else os.path.join(ROOT, "configs", f"{name}.cfg")
-
-
 def metric_of(path: str) -> str:
     """The metric the recipe at ``path`` claims, by what its model predicts."""
     return claim_metric(models.task(read_flagfile(path).model))
@@ -97,12 +93,7 @@ def measure(path: str, seeds: int, work_dir: str) -> Measured:
     key = result_metric(metric).name
     runs = []
     for seed in range(seeds):
-        config = recipe.replace(
-            seed=seed,
-            model_dir=os.path.join(work_dir, name, f"seed{seed}"),
-            data_dir=FLAGS.data_dir or recipe.data_dir,
-            verbose=0,
-        )
+        config = seed_run(recipe, name, seed, work_dir, FLAGS.data_dir)
         runs.append(trial.run_once(config))
         print(f"  {name} seed {seed}: {metric} {runs[-1][key]:.4f}", flush=True)
     values = [r[key] for r in runs]

@@ -34,7 +34,7 @@ from absl import app, flags  # noqa: E402
 
 from lbkeras.monitoring.events import read_scalar_events  # noqa: E402
 from lbkeras.tuning import trial  # noqa: E402
-from tools.common import read_flagfile  # noqa: E402
+from tools.common import read_flagfile, recipe_path, seed_run  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list(
@@ -65,14 +65,10 @@ class Run:
 
 def train(name: str, seed: int, work_dir: str) -> Run:
     """Trains (or reads back) ``name`` at ``seed``; its curve against wall time."""
-    path = name if name.endswith(".cfg") else os.path.join(ROOT, "configs", f"{name}.cfg")
+    path = recipe_path(name)
     recipe = read_flagfile(path)
-    config = recipe.replace(
-        seed=seed,
-        model_dir=os.path.join(work_dir, os.path.basename(path)[: -len(".cfg")], f"seed{seed}"),
-        data_dir=FLAGS.data_dir or recipe.data_dir,
-        verbose=0,
-    )
+    stem = os.path.splitext(os.path.basename(path))[0]
+    config = seed_run(recipe, stem, seed, work_dir, FLAGS.data_dir)
     results = trial.run_once(config)
     logs = os.path.join(config.model_dir, "logs")
     accuracy = read_scalar_events(os.path.join(logs, "eval"), "accuracy")

@@ -204,6 +204,25 @@ def read_flagfile(path: str) -> ExperimentConfig:
         raise ValueError(f"recipe {path}: {error}") from None
 
 
+def recipe_path(name: str) -> str:
+    """A recipe's flagfile: ``name`` itself if it ends in ``.cfg``, else ``configs/NAME.cfg``."""
+    return name if name.endswith(".cfg") else os.path.join(CONFIGS_DIR, f"{name}.cfg")
+
+
+def seed_run(
+    recipe: ExperimentConfig, name: str, seed: int, work_dir: str, data_dir: str = ""
+) -> ExperimentConfig:
+    """One seed's quiet run of ``recipe`` (called ``name``) in ``work_dir/NAME/seedN``: the
+    layout the benchmarks share, so that one reads back another's finished runs;
+    ``data_dir`` replaces the recipe's when given."""
+    return recipe.replace(
+        seed=seed,
+        model_dir=os.path.join(work_dir, name, f"seed{seed}"),
+        data_dir=data_dir or recipe.data_dir,
+        verbose=0,
+    )
+
+
 def print_progress(line: str) -> None:
     """Prints one progress line of a long-running tool at once (not when the buffer fills)."""
     print(line, flush=True)

@@ -415,9 +415,7 @@ def _precise_batch_norm(
             f"--precise_bn_examples={examples}, but {prepared.config.model} has no batch "
             "norm to recompute: drop the flag"
         )
-    batch = min(
-        examples, steps.effective_batch_size // (steps.num_replicas * steps.accumulation_steps)
-    )
+    batch = min(examples, steps.per_replica_batch_size)
     ds = prepared.source.make("train", batch, training=False, seed=0, drop_remainder=False)
     inputs = [x.numpy() for x, _ in ds.take(math.ceil(examples / batch))]
     inputs[-1] = inputs[-1][: examples - batch * (len(inputs) - 1)]  # exactly ``examples``

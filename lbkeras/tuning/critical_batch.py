@@ -414,8 +414,8 @@ def point_model(out_dir: str, examples: int) -> tuple[Any, Any]:
         raise FileNotFoundError(f"no base run in {out_dir}: run the measurement first")
     with open(config_path) as f:
         config = ExperimentConfig.from_json(f.read())
-    batch = plan(config, check_recipe("base", config).num_train, _replicas(config))
-    loop, rest = divmod(examples, batch.steps_per_loop * batch.effective_batch_size)
+    base_plan = plan(config, check_recipe("base", config).num_train, _replicas(config))
+    loop, rest = divmod(examples, base_plan.steps_per_loop * base_plan.effective_batch_size)
     snapshot = os.path.join(base_dir, "snapshots", f"loop-{loop:06d}")
     if rest or not os.path.isdir(snapshot):
         raise FileNotFoundError(f"no snapshot of the base run after {examples} examples")

@@ -50,11 +50,8 @@ def _expected(model, batches, ghost=None):
 
 
 def _statistics(model):
-    norm = next(
-        layer
-        for layer in model._flatten_layers()
-        if isinstance(layer, keras.layers.BatchNormalization)
-    )
+    """The first batch-norm layer (trainable or not) and its moving statistics."""
+    norm = _norms(model)[0]
     return norm, norm.moving_mean.numpy(), norm.moving_variance.numpy()
 
 
